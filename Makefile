@@ -1,0 +1,35 @@
+# Two entry points: `make book` builds the HTML book, `make test` runs every test.
+# Both create .venv from requirements.txt on first use and reuse it afterwards.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: book test lint clean venv
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make book   build the HTML book into _build/html/"
+	@echo "make test   lint, run the library tests and execute every chapter (ADAMCOURSE_QUICK=1)"
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going
+
+lint: $(STAMP)
+	$(BIN)/ruff check adamcourse tests benchmarks
+
+test: $(STAMP) lint
+	ADAMCOURSE_QUICK=1 $(BIN)/python -m pytest
+
+clean:
+	rm -rf _build

@@ -1,0 +1,90 @@
+r"""Adagrad (Duchi, Hazan & Singer, 2011), diagonal version, with PyTorch's options.
+
+For :math:`t = 1, 2, \dots`, element-wise, with :math:`\eta` = ``lr``, :math:`\kappa` = ``lr_decay``,
+:math:`\delta` = ``eps`` and :math:`G_0` = ``initial_accumulator_value``:
+
+.. math::
+
+    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
+        \quad\text{(L2 term only if weight\_decay} = \lambda > 0\text{)} \\
+    \eta_t &\leftarrow \eta / (1 + (t - 1)\,\kappa) \\
+    G_t &\leftarrow G_{t-1} + g_t^2 \\
+    \theta_t &\leftarrow \theta_{t-1} - \eta_t\, g_t / (\sqrt{G_t} + \delta)
+
+:math:`G_t` is the diagonal of the paper's :math:`\sum_{s \le t} g_s g_s^\top`, and
+:math:`\sqrt{G_t} + \delta` is its :math:`\operatorname{diag}(s_t) + \delta I`.
+
+Defaults are PyTorch's: ``lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10``.
+
+Where this sits among the frameworks:
+
+* **eps outside the square root**, as in the paper (its :math:`\delta`) and PyTorch. Keras and optax compute
+  :math:`g_t / \sqrt{G_t + \epsilon}` with ``epsilon=1e-7`` and start from :math:`G_0 = 0.1`; optax
+  also leaves elements whose :math:`G_t` is 0 unchanged.
+* ``lr_decay`` (the :math:`1/(1 + (t-1)\kappa)` schedule) is PyTorch's own addition; it is not in the paper.
+* ``initial_accumulator_value`` is an option of :func:`init`, not of :func:`step`. PyTorch reads it from
+  the constructor for every parameter group; :class:`Adagrad` reads it from each group.
+* Non-finite gradients are not caught: a NaN or inf propagates into ``G`` and ``theta`` as in torch.
+
+Example::
+
+    >>> import numpy as np
+    >>> from adamcourse.optim import adagrad
+    >>> theta = np.array([1.0, -2.0]); state = adagrad.init(theta)
+    >>> theta, state = adagrad.step(theta, 2 * theta, state, lr=0.1)   # f = |theta|^2
+    >>> theta                                   # first step = -lr * g / |g| = -lr * sign(g)
+    array([ 0.9, -1.9])
+    >>> state.G                                 # G_1 = g_1^2
+    array([ 4., 16.])
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ._common import Array, check_range, full_like, hyperparameters, sqrt
+from ._torch import FunctionalOptimizer
+
+
+class AdagradState(NamedTuple):
+    t: int             # steps taken so far
+    G: Array           # sum of squared gradients G_t (torch: sum)
+
+
+def init(theta: Array, *, initial_accumulator_value: float = 0.0) -> AdagradState:
+    """G_0 = initial_accumulator_value, t = 0."""
+    check_range("initial_accumulator_value", initial_accumulator_value, 0.0)
+    return AdagradState(t=0, G=full_like(theta, initial_accumulator_value))
+
+
+@hyperparameters
+def step(theta: Array, grad: Array, state: AdagradState, *, lr: float = 1e-2, lr_decay: float = 0.0,
+         weight_decay: float = 0.0, eps: float = 1e-10,
+         maximize: bool = False) -> tuple[Array, AdagradState]:
+    """One Adagrad step; returns the new ``(theta, state)`` and leaves its inputs untouched."""
+    check_range("lr", lr, 0.0)
+    check_range("lr_decay", lr_decay, 0.0)
+    check_range("weight_decay", weight_decay, 0.0)
+    check_range("eps", eps, 0.0)
+    t = state.t + 1
+    g = -grad if maximize else grad
+    if weight_decay:
+        g = g + weight_decay * theta                     # L2: g_t <- g_t + lambda theta_{t-1}
+    eta_t = lr / (1 + (t - 1) * lr_decay)                # eta_t
+    G = state.G + g * g                                  # G_t
+    theta = theta - eta_t * g / (sqrt(G) + eps)          # theta_t
+    return theta, AdagradState(t=t, G=G)
+
+
+class Adagrad(FunctionalOptimizer):
+    """Drop-in for :class:`torch.optim.Adagrad` (same signature, defaults, state keys and results), running
+    :func:`step` on each parameter. Only the single-tensor path: ``foreach``/``fused``/``differentiable``
+    must stay off. The state is created on a parameter's first step (torch creates it in the constructor)."""
+
+    state_keys = {"G": "sum"}
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+        super().__init__(params, defaults, foreach=foreach, fused=fused, differentiable=differentiable)

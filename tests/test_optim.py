@@ -1,0 +1,271 @@
+"""adamcourse.optim against torch.optim, the independent oracle: classes, functional cores, state, schedulers."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import adamcourse.optim as ours
+from optim_cases import CASES, NAMES, case_id, functional_hyper
+
+SHAPES = [(), (0,), (3,), (4, 5), (70_000,)]  # 0-d, empty, small, matrix, large (the CPU block path)
+STEPS = 100
+RTOL = {torch.float64: 1e-9, torch.float32: 1e-5}
+
+
+@pytest.fixture
+def default_dtype(request):
+    """torch.optim keeps scalar state (step, NAdam's mu_product) in the default dtype: match the params."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(request.param)
+    yield request.param
+    torch.set_default_dtype(old)
+
+
+def loss_fn(params):
+    """A smooth convex non-quadratic loss (curvature 1 +- 0.9): every coordinate takes different steps, and
+    rounding differences (torch fuses ``p - lr * g`` into one rounding) are not amplified over 100 steps."""
+    return sum((0.5 * p**2 + 0.1 * torch.sin(3 * p)).sum() for p in params)
+
+
+def make_params(dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(s, generator=g, dtype=dtype).requires_grad_() for s in SHAPES]
+
+
+def groups(params):
+    """Two param groups, the second with its own lr."""
+    return [{"params": params[:2]}, {"params": params[2:], "lr": 0.003}]
+
+
+def train(opt, params, steps, start=0):
+    for i in range(start, start + steps):
+        opt.zero_grad()
+        loss_fn(params).backward()
+        if i == 2:
+            params[2].grad = None  # a step where one parameter has no gradient: it must be skipped
+        opt.step()
+
+
+def assert_rel_close(actual, expected, rtol, what=""):
+    """|actual - expected| <= rtol * max|expected| elementwise, with the tensor's scale as reference."""
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, what
+    if expected.numel() == 0:
+        return
+    scale = expected.abs().max().item() or 1.0
+    err = (actual - expected).abs().max().item()
+    assert err <= rtol * scale, f"{what}: max abs error {err:.3e} > {rtol:g} * {scale:.3e}"
+
+
+def assert_same_state(ours_opt, torch_opt, rtol):
+    s_ours, s_torch = ours_opt.state_dict(), torch_opt.state_dict()
+    assert s_ours["param_groups"] == s_torch["param_groups"]
+    assert s_ours["state"].keys() == s_torch["state"].keys()
+    for i, st in s_torch["state"].items():
+        assert set(s_ours["state"][i]) == set(st), f"state keys of param {i}"
+        for key, value in st.items():
+            assert_rel_close(s_ours["state"][i][key], value, rtol, f"state[{i}][{key!r}]")
+
+
+@pytest.mark.parametrize("default_dtype", [torch.float64, torch.float32], indirect=True)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_class_matches_torch(case, default_dtype):
+    name, kwargs = case
+    ref_params, our_params = make_params(default_dtype), make_params(default_dtype)
+    ref = getattr(torch.optim, name)(groups(ref_params), **kwargs)
+    mine = getattr(ours, name)(groups(our_params), **kwargs)
+    train(ref, ref_params, STEPS)
+    train(mine, our_params, STEPS)
+    for i, (a, b) in enumerate(zip(our_params, ref_params)):
+        assert_rel_close(a.detach(), b.detach(), RTOL[default_dtype], f"param {i} {SHAPES[i]}")
+    assert_same_state(mine, ref, RTOL[default_dtype])
+
+
+@pytest.mark.parametrize("default_dtype", [torch.float64], indirect=True)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_functional_numpy_matches_torch(case, default_dtype):
+    """The pure step on NumPy float64 arrays follows torch.optim's trajectory."""
+    name, kwargs = case
+    hyper = functional_hyper(kwargs)
+    init_kwargs = {k: hyper.pop(k) for k in ["initial_accumulator_value"] if k in hyper}
+    core = ours.CORES[name]
+    p = torch.linspace(-2, 2, 7, dtype=torch.float64).requires_grad_()
+    ref = getattr(torch.optim, name)([p], **kwargs)
+    theta = p.detach().numpy().copy()
+    state = core.init(theta, **init_kwargs)
+    for _ in range(STEPS):
+        ref.zero_grad()
+        loss_fn([p]).backward()
+        ref.step()
+        theta, state = core.step(theta, theta + 0.3 * np.cos(3 * theta), state, **hyper)
+    assert theta.dtype == np.float64
+    assert_rel_close(torch.from_numpy(theta), p.detach(), 1e-9, name)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("array", ["numpy32", "numpy64", "torch32"])
+def test_step_is_pure_and_keeps_dtype(case, array):
+    name, kwargs = case
+    hyper = functional_hyper(kwargs)
+    init_kwargs = {k: hyper.pop(k) for k in ["initial_accumulator_value"] if k in hyper}
+    core = ours.CORES[name]
+    rng = np.random.default_rng(0)
+    theta, grad = rng.normal(size=(2, 5)).astype(np.float32 if array.endswith("32") else np.float64)
+    if array.startswith("torch"):
+        theta, grad = torch.from_numpy(theta), torch.from_numpy(grad)
+    state = core.init(theta, **init_kwargs)
+    for _ in range(2):  # the second step starts from a state with every buffer present
+        before = [None if x is None else np.array(x) for x in leaves(theta, grad, state)]  # copies
+        new_theta, new_state = core.step(theta, grad, state, **hyper)
+        for old, now in zip(before, leaves(theta, grad, state)):
+            assert now is None if old is None else np.array_equal(old, np.asarray(now)), "input mutated"
+        assert new_theta.dtype == theta.dtype and type(new_theta) is type(theta)
+        assert new_state.t == state.t + 1
+        theta, state = new_theta, new_state
+
+
+def leaves(*objs):
+    """Flatten arrays and (named) tuples of arrays into a list."""
+    return [leaf for o in objs for leaf in (leaves(*o) if isinstance(o, tuple) else [o])]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_dict_round_trip_resumes_identically(name):
+    kwargs = dict(next(k for n, k in CASES if n == name))
+    a_params, b_params = make_params(torch.float64), make_params(torch.float64)
+    a = getattr(ours, name)(groups(a_params), **kwargs)
+    train(a, a_params, 10)
+    saved = copy.deepcopy(a.state_dict())
+    with torch.no_grad():
+        for p, q in zip(b_params, a_params):
+            p.copy_(q)
+    b = getattr(ours, name)(groups(b_params), **kwargs)
+    b.load_state_dict(saved)
+    train(a, a_params, 10, start=10)
+    train(b, b_params, 10, start=10)
+    for p, q in zip(a_params, b_params):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("direction", ["torch->ours", "ours->torch"])
+def test_checkpoints_move_between_torch_and_ours(name, direction):
+    """A checkpoint of torch.optim.X resumes in adamcourse.optim.X and vice versa."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        first, second = (torch.optim, ours) if direction == "torch->ours" else (ours, torch.optim)
+        a_params, b_params = make_params(torch.float64), make_params(torch.float64)
+        a = getattr(first, name)(groups(a_params))
+        train(a, a_params, 10)
+        with torch.no_grad():
+            for p, q in zip(b_params, a_params):
+                p.copy_(q)
+        b = getattr(second, name)(groups(b_params))
+        b.load_state_dict(copy.deepcopy(a.state_dict()))
+        train(a, a_params, 10, start=10)
+        train(b, b_params, 10, start=10)
+        for p, q in zip(b_params, a_params):
+            assert_rel_close(p.detach(), q.detach(), 1e-9, name)
+    finally:
+        torch.set_default_dtype(old)
+
+
+SCHEDULERS = [
+    lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5),
+    lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10),
+    lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=20),
+    lambda opt: torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=5),
+]
+
+
+@pytest.mark.parametrize("make_scheduler", SCHEDULERS, ids=["StepLR", "Cosine", "OneCycle", "LinearLR"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
+def test_lr_schedulers_drive_ours_as_torch(name, make_scheduler):
+    kwargs = {"momentum": 0.9} if name in ("SGD", "RMSprop") else {}  # OneCycle cycles momentum/betas
+    results = []
+    for module in (torch.optim, ours):
+        params = make_params(torch.float64)
+        opt = getattr(module, name)(groups(params), **kwargs)
+        sched = make_scheduler(opt)
+        lrs = []
+        for i in range(20):
+            train(opt, params, 1, start=i + 3)
+            sched.step()
+            lrs.append([g["lr"] for g in opt.param_groups])
+        results.append((lrs, params))
+    (lrs_t, p_t), (lrs_o, p_o) = results
+    assert lrs_o == lrs_t
+    for a, b in zip(p_o, p_t):
+        assert_rel_close(a.detach(), b.detach(), 1e-9, name)
+
+
+def test_drop_in_for_a_model_training_loop():
+    """Same model, data and seed: adamcourse.optim.Adam and torch.optim.Adam give the same loss curve."""
+    curves = []
+    for cls in (torch.optim.Adam, ours.Adam):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+        x, y = torch.randn(64, 4), torch.randn(64, 1)
+        opt = cls(model.parameters(), lr=1e-2)
+        curve = []
+        for _ in range(50):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            curve.append(loss.item())
+        curves.append(curve)
+    np.testing.assert_allclose(curves[1], curves[0], rtol=1e-5)
+    assert curves[0][-1] < 0.5 * curves[0][0]
+
+
+# ---------------------------------------------------------------- hand-computed first steps
+
+G = np.array([3.0, -0.5, 1e-3, 0.0])
+THETA = np.array([1.0, 2.0, -3.0, 0.5])
+
+
+def first_step(core, **hyper):
+    theta, _ = core.step(THETA, G, core.init(THETA), **hyper)
+    return theta - THETA
+
+
+def test_first_steps_by_hand():
+    lr, eps, alpha = 0.1, 1e-8, 0.99
+    np.testing.assert_allclose(first_step(ours.sgd, lr=lr), -lr * G)
+    np.testing.assert_allclose(first_step(ours.adam, lr=lr, eps=eps), -lr * G / (np.abs(G) + eps))
+    np.testing.assert_allclose(first_step(ours.adagrad, lr=lr, eps=eps), -lr * G / (np.abs(G) + eps))
+    np.testing.assert_allclose(first_step(ours.rmsprop, lr=lr, alpha=alpha, eps=eps),
+                               -lr * G / (math.sqrt(1 - alpha) * np.abs(G) + eps))
+    np.testing.assert_allclose(first_step(ours.adamax, lr=lr, eps=eps), -lr * G / (np.abs(G) + eps))
+    # Adam's first step is ~lr * sign(g) whatever the gradient's scale
+    np.testing.assert_allclose(first_step(ours.adam, lr=lr)[:3], -lr * np.sign(G[:3]), rtol=1e-4)
+
+
+def test_adam_step_is_invariant_to_gradient_scale():
+    theta, state_a, state_b = THETA, ours.adam.init(THETA), ours.adam.init(THETA)
+    a = b = theta
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        g = rng.normal(size=4)
+        a, state_a = ours.adam.step(a, g, state_a, eps=0.0)
+        b, state_b = ours.adam.step(b, 1000.0 * g, state_b, eps=0.0)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_non_finite_gradients_propagate_as_in_torch():
+    for name in NAMES:
+        results = []
+        for module in (torch.optim, ours):
+            p = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+            opt = getattr(module, name)([p])
+            p.grad = torch.tensor([float("nan"), 1.0], dtype=torch.float64)
+            opt.step()
+            results.append(p.detach().clone())
+        assert torch.equal(results[0].isnan(), results[1].isnan()), name
+        assert results[1][0].isnan() and results[1][1].isfinite(), name

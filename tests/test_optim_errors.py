@@ -1,0 +1,113 @@
+"""Bad input gets a precise error naming the argument, its value and what is allowed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import adamcourse.optim as ours
+from optim_cases import NAMES
+
+THETA = np.zeros(3)
+
+
+def p():
+    return [torch.zeros(3, requires_grad=True)]
+
+
+NEGATIVE = [(name, arg) for name in NAMES for arg in ("lr", "eps", "weight_decay")
+            if not (name == "SGD" and arg == "eps")]  # SGD has no eps
+
+
+@pytest.mark.parametrize("name, arg", NEGATIVE)
+def test_negative_hyperparameters_are_rejected_by_class_and_core(name, arg):
+    cls = getattr(ours, name)
+    with pytest.raises(ValueError, match=rf"Invalid {arg}=-0\.5: must lie in \[0, inf\)"):
+        cls(p(), **{arg: -0.5})
+    core = ours.CORES[name]
+    with pytest.raises(ValueError, match=rf"Invalid {arg}=-0\.5"):
+        core.step(THETA, THETA, core.init(THETA), **{arg: -0.5})
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "Adamax", "NAdam"])
+@pytest.mark.parametrize("betas, which", [((1.0, 0.999), "beta1"), ((-0.1, 0.999), "beta1"),
+                                          ((0.9, 1.0), "beta2"), ((0.9, 1.5), "beta2")])
+def test_betas_outside_unit_interval(name, betas, which):
+    with pytest.raises(ValueError, match=rf"Invalid {which} \(betas\[\d\]\)=.*must lie in \[0, 1\)"):
+        getattr(ours, name)(p(), betas=betas)
+
+
+def test_rmsprop_alpha_and_momentum():
+    with pytest.raises(ValueError, match=r"Invalid alpha=1\.0: must lie in \[0, 1\)"):
+        ours.RMSprop(p(), alpha=1.0)
+    with pytest.raises(ValueError, match=r"Invalid momentum=-0\.1"):
+        ours.RMSprop(p(), momentum=-0.1)
+
+
+def test_sgd_momentum_and_nesterov():
+    with pytest.raises(ValueError, match=r"Invalid momentum=-0\.9"):
+        ours.SGD(p(), lr=0.1, momentum=-0.9)
+    with pytest.raises(ValueError, match=r"[Nn]esterov.*momentum"):
+        ours.SGD(p(), lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match=r"[Nn]esterov.*dampening"):
+        ours.SGD(p(), lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
+
+
+def test_unknown_keyword_names_the_typo_and_the_fix():
+    with pytest.raises(TypeError, match=r"beta_1=0\.9 \(did you mean 'beta1'\?\); valid: lr, beta1, beta2"):
+        ours.adam.step(THETA, THETA, ours.adam.init(THETA), beta_1=0.9)
+    with pytest.raises(TypeError, match=r"beta_1"):
+        ours.Adam(p(), beta_1=0.9)
+
+
+def test_shape_mismatch():
+    with pytest.raises(ValueError, match=r"grad has shape \(4,\) but theta has shape \(3,\)"):
+        ours.adam.step(THETA, np.zeros(4), ours.adam.init(THETA))
+
+
+def test_numpy_and_torch_mixed():
+    with pytest.raises(TypeError, match="both torch tensors or both NumPy arrays"):
+        ours.adam.step(THETA, torch.zeros(3), ours.adam.init(THETA))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sparse_gradients_are_refused(name):
+    params = p()
+    opt = getattr(ours, name)(params)
+    params[0].grad = torch.zeros(3).to_sparse()
+    with pytest.raises(TypeError, match="sparse gradients are not supported"):
+        opt.step()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_complex_parameters_are_refused(name):
+    z = torch.zeros(3, dtype=torch.complex64, requires_grad=True)
+    opt = getattr(ours, name)([z])
+    z.grad = torch.ones(3, dtype=torch.complex64)
+    with pytest.raises(TypeError, match="complex parameters or gradients are not supported"):
+        opt.step()
+    assert torch.equal(z.detach(), torch.zeros(3, dtype=torch.complex64))  # nothing half-applied
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fast_paths_are_refused_by_name(name):
+    import inspect
+
+    flags = [f for f in ("foreach", "fused", "capturable", "differentiable")
+             if f in inspect.signature(getattr(torch.optim, name)).parameters]
+    assert flags
+    for flag in flags:
+        with pytest.raises(ValueError, match=rf"{flag}=True is not supported"):
+            getattr(ours, name)(p(), **{flag: True})
+        getattr(ours, name)(p(), **{flag: False if flag != "foreach" else None})  # the defaults are fine
+
+
+def test_bad_lr_set_later_by_hand_is_caught_at_step():
+    params = p()
+    opt = ours.Adam(params)
+    opt.param_groups[0]["lr"] = -1.0
+    params[0].grad = torch.ones(3)
+    with pytest.raises(ValueError, match=r"Invalid lr=-1\.0"):
+        opt.step()
+    assert torch.equal(params[0].detach(), torch.zeros(3))

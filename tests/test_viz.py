@@ -1,0 +1,174 @@
+"""Plots (adamcourse.viz): rendered headlessly, then their content checked artist by artist."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import matplotlib.image
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgb
+from matplotlib.contour import ContourSet
+from matplotlib.figure import Figure
+
+import adamcourse.optim.adam as adam
+from adamcourse import functions as F
+from adamcourse import viz
+
+
+def _render(fig: Figure) -> np.ndarray:
+    """PNG bytes -> RGB pixels, (height, width, 3)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=60)
+    buffer.seek(0)
+    return matplotlib.image.imread(buffer, format="png")[..., :3]
+
+
+def _has_pixels_of(pixels: np.ndarray, color: str, count: int = 20) -> bool:
+    return int((np.abs(pixels - to_rgb(color)).max(axis=-1) < 0.05).sum()) >= count
+
+
+def _lines(ax, label):
+    return [line for line in ax.get_lines() if line.get_label() == label]
+
+
+def _legend_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+@pytest.fixture(scope="module")
+def rosenbrock_runs():
+    p = F.rosenbrock()
+    return p, {"Adam": F.run(adam, p, steps=200, lr=0.05),
+               "RMSprop": np.array([[-1.2, 1.0], [-0.5, 0.5], [0.5, 0.2], [1.0, 1.0]])}
+
+
+def test_plot_trajectories_content(rosenbrock_runs):
+    p, runs = rosenbrock_runs
+    fig = viz.plot_trajectories(p, runs, title="banana")
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    pixels = _render(fig)
+    ax = fig.axes[0]
+    # one line per trajectory, with its data, label and fixed colour
+    for name, traj in runs.items():
+        (line,) = _lines(ax, name)
+        path = traj.path if isinstance(traj, F.Trajectory) else traj
+        np.testing.assert_array_equal(np.c_[line.get_xdata(), line.get_ydata()], path)
+        assert line.get_marker() == "o"
+        assert line.get_color() == viz.OPTIMIZER_COLORS[name]
+        assert _has_pixels_of(pixels, viz.OPTIMIZER_COLORS[name])
+    # the start (shared: one point) and the minimum
+    (start,) = _lines(ax, "start")
+    np.testing.assert_array_equal(np.c_[start.get_xdata(), start.get_ydata()], [p.x0])
+    (minimum,) = _lines(ax, "minimum")
+    assert minimum.get_marker() == "*" and minimum.get_markersize() >= 10 and start.get_markersize() >= 6
+    assert _has_pixels_of(pixels, "gold") and _has_pixels_of(pixels, "white")
+    np.testing.assert_array_equal(np.c_[minimum.get_xdata(), minimum.get_ydata()], [[1.0, 1.0]])
+    assert _legend_texts(ax) == ["Adam", "RMSprop", "start", "minimum"]
+    assert "theta_1" in ax.get_xlabel() and "theta_2" in ax.get_ylabel()
+    assert ax.get_title() == "banana"
+    assert ax.get_xlim() == p.bounds[0] and ax.get_ylim() == p.bounds[1]
+    # contours of f - f_min on log-spaced levels
+    filled = [c for c in ax.collections if isinstance(c, ContourSet) and c.filled]
+    assert len(filled) == 1
+    ratios = filled[0].levels[1:] / filled[0].levels[:-1]
+    assert len(filled[0].levels) == 30 and np.allclose(ratios, ratios[0]) and ratios[0] > 1.5
+
+
+def test_plot_trajectories_linear_levels_several_minima_and_starts():
+    p = F.saddle()
+    runs = {"SGD": np.array([[1.5, 0.01], [0.0, 1.0]]), "Adam": np.array([[-1.5, -0.01], [0.0, -1.0]])}
+    fig = viz.plot_trajectories(p, runs, levels=12, log_levels=False)
+    _render(fig)
+    ax = fig.axes[0]
+    assert ax.get_title() == "saddle"
+    (start,) = _lines(ax, "start")
+    assert len(start.get_xdata()) == 2
+    (minimum,) = _lines(ax, "minimum")
+    np.testing.assert_array_equal(np.c_[minimum.get_xdata(), minimum.get_ydata()], p.minima)
+    filled = [c for c in ax.collections if isinstance(c, ContourSet) and c.filled]
+    assert np.allclose(np.diff(filled[0].levels), np.diff(filled[0].levels)[0])  # evenly spaced
+    assert _legend_texts(ax).count("start") == 1
+
+
+def test_plot_trajectories_rejects_what_it_cannot_draw(rosenbrock_runs):
+    p, _ = rosenbrock_runs
+    with pytest.raises(ValueError, match="needs a 2-D problem"):
+        viz.plot_trajectories(F.sparse_regression(n_samples=20, n_features=3), {})
+    with pytest.raises(ValueError, match=r"trajectory 'x' must be .* got shape \(4, 3\)"):
+        viz.plot_trajectories(p, {"x": np.zeros((4, 3))})
+
+
+def test_plot_losses_content():
+    losses = {"SGD": np.array([4.0, 2.0, 1.0, 0.5]), "Adam": np.array([4.0, 1.0, 0.0, 0.0]),
+              "diverged": np.array([4.0, 1e3, np.inf, np.nan])}
+    fig = viz.plot_losses({k: v - 1.0 for k, v in losses.items()}, f_min=-1.0, title="losses")
+    pixels = _render(fig)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "linear"
+    assert _legend_texts(ax) == ["SGD", "Adam", "diverged"]
+    assert ax.get_xlabel() == "step $t$" and "f^\\star" in ax.get_ylabel() and ax.get_title() == "losses"
+    (sgd_line,) = _lines(ax, "SGD")
+    np.testing.assert_array_equal(sgd_line.get_xdata(), [0, 1, 2, 3])
+    np.testing.assert_allclose(sgd_line.get_ydata(), losses["SGD"])  # f_min subtracted back
+    (adam_line,) = _lines(ax, "Adam")
+    np.testing.assert_allclose(adam_line.get_ydata(), [4.0, 1.0, viz.FLOOR, viz.FLOOR])  # zeros stay visible
+    assert ax.get_ylim()[0] <= viz.FLOOR
+    assert np.isnan(_lines(ax, "diverged")[0].get_ydata()[2:]).all()
+    for name in ("SGD", "Adam"):
+        assert _has_pixels_of(pixels, viz.color_for(name))
+
+
+def test_plot_effective_lr_content():
+    t = np.arange(1, 51)
+    rates = {"Adagrad": np.c_[0.5 / np.sqrt(t), 2.0 / np.sqrt(t)], "SGD": np.full(50, 0.1)}
+    fig = viz.plot_effective_lr(rates)
+    _render(fig)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "step $t$"
+    assert "learning rate" in ax.get_ylabel()
+    assert _legend_texts(ax) == ["Adagrad, $\\theta_{1}$", "Adagrad, $\\theta_{2}$", "SGD"]
+    lines = ax.get_lines()
+    assert len(lines) == 3
+    assert lines[0].get_color() == lines[1].get_color() == viz.OPTIMIZER_COLORS["Adagrad"]
+    assert lines[0].get_linestyle() != lines[1].get_linestyle()
+    np.testing.assert_array_equal(lines[2].get_xdata(), t)  # rates start at step 1
+    with pytest.raises(ValueError, match=r"'bad' must have shape \(steps,\) or \(steps, k\)"):
+        viz.plot_effective_lr({"bad": np.zeros((2, 2, 2))})
+
+
+def test_colours_are_consistent_across_plots_and_distinct(rosenbrock_runs):
+    p, runs = rosenbrock_runs
+    assert viz.color_for("rmsprop") == viz.color_for("RMSprop") == viz.color_for("RMS-prop")
+    assert len(set(viz.OPTIMIZER_COLORS.values())) == len(viz.OPTIMIZER_COLORS)
+    extra = [viz.color_for(f"variant {i}") for i in range(5)]
+    assert len(set(extra)) == 5 and not set(extra) & set(viz.OPTIMIZER_COLORS.values())
+    assert viz.color_for("variant 3") == extra[3]
+    runs = {"Adam": runs["Adam"], "my method": runs["RMSprop"]}
+    figs = [viz.plot_trajectories(p, runs), viz.plot_losses({k: np.ones(3) for k in runs}),
+            viz.plot_effective_lr({k: np.ones(3) for k in runs})]
+    for name in runs:
+        assert len({_lines(fig.axes[0], name)[0].get_color() for fig in figs}) == 1
+
+
+def test_draws_into_a_given_axes(rosenbrock_runs):
+    p, runs = rosenbrock_runs
+    fig = Figure()
+    left, right = fig.subplots(1, 2)
+    assert viz.plot_trajectories(p, runs, ax=left) is fig
+    assert viz.plot_losses({"Adam": runs["Adam"].losses}, ax=right) is fig
+    assert len(fig.axes) == 2 and _legend_texts(right) == ["Adam"]
+    _render(fig)
+
+
+def test_rcparams_and_pyplot_untouched(rosenbrock_runs):
+    import matplotlib.pyplot as plt
+
+    p, runs = rosenbrock_runs
+    before, figures = dict(matplotlib.rcParams), plt.get_fignums()
+    _render(viz.plot_trajectories(p, runs))
+    _render(viz.plot_losses({"Adam": runs["Adam"].losses}))
+    _render(viz.plot_effective_lr({"Adam": np.ones(5)}))
+    assert dict(matplotlib.rcParams) == before
+    assert plt.get_fignums() == figures
