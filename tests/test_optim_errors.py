@@ -67,7 +67,7 @@ def test_shape_mismatch():
 
 
 def test_numpy_and_torch_mixed():
-    with pytest.raises(TypeError, match="both torch tensors or both NumPy arrays"):
+    with pytest.raises(TypeError, match="theta and grad must both be torch tensors or both NumPy arrays, got ndarray and Tensor"):
         ours.adam.step(THETA, torch.zeros(3), ours.adam.init(THETA))
 
 

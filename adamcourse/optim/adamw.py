@@ -70,6 +70,6 @@ class AdamW(FunctionalOptimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
                  maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize)
+                        maximize=maximize, decoupled_weight_decay=True)  # as torch's AdamW group
         super().__init__(params, defaults, foreach=foreach, fused=fused, capturable=capturable,
                          differentiable=differentiable)
