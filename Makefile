@@ -22,7 +22,13 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-book: $(STAMP)
+# The execution cache keys on a notebook's code cells only: when the library changes, drop it.
+LIBRARY_STAMP := _build/.library-stamp
+$(LIBRARY_STAMP): $(shell find adamcourse -name '*.py')
+	rm -rf _build/.jupyter_cache
+	mkdir -p _build && touch $@
+
+book: $(STAMP) $(LIBRARY_STAMP)
 	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going
 
 lint: $(STAMP)

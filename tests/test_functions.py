@@ -11,6 +11,9 @@ import torch
 
 import adamcourse.optim.adagrad as adagrad
 import adamcourse.optim.adam as adam
+import adamcourse.optim.adamax as adamax
+import adamcourse.optim.adamw as adamw
+import adamcourse.optim.nadam as nadam
 import adamcourse.optim.rmsprop as rmsprop
 import adamcourse.optim.sgd as sgd
 from adamcourse import functions as F
@@ -231,8 +234,26 @@ CONVERGENCE = [
     ("adam", "rosenbrock", {"lr": 0.03}, 3500, 1e-3),
     ("adam", "beale", {"lr": 0.3}, 400, 1e-4),
     ("adam", "saddle", {"lr": 0.05}, 250, 1e-4),
+    # AdamW's decoupled decay pulls towards 0, the quadratic's minimum; elsewhere it would move the fixed point
+    ("adamw", "quadratic", {"lr": 0.3}, 300, 1e-4),
+    ("adamw", "quadratic45", {"lr": 0.3}, 300, 1e-4),
+    ("adamw", "rosenbrock", {"lr": 0.03, "weight_decay": 0.0}, 3500, 1e-3),
+    ("adamw", "beale", {"lr": 0.3, "weight_decay": 0.0}, 500, 1e-3),
+    ("adamw", "saddle", {"lr": 0.3, "weight_decay": 0.0}, 300, 1e-4),
+    ("adamax", "quadratic", {"lr": 0.3}, 300, 1e-4),
+    ("adamax", "quadratic45", {"lr": 0.3}, 500, 1e-4),
+    ("adamax", "rosenbrock", {"lr": 0.3}, 3000, 1e-3),
+    ("adamax", "beale", {"lr": 0.3}, 3000, 1e-3),
+    ("adamax", "saddle", {"lr": 0.3}, 300, 1e-4),
+    ("nadam", "quadratic", {"lr": 0.3}, 300, 1e-4),
+    ("nadam", "quadratic45", {"lr": 0.3}, 300, 1e-4),
+    # with a constant lr NAdam keeps oscillating along Rosenbrock's valley (0.004 away after 6000 steps)
+    ("nadam", "rosenbrock", {"lr": 0.01}, 6000, 1e-2),
+    ("nadam", "beale", {"lr": 0.3}, 500, 1e-4),
+    ("nadam", "saddle", {"lr": 0.1}, 300, 1e-4),
 ]
-OPTIMIZERS = {"sgd": sgd, "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam}
+OPTIMIZERS = {"sgd": sgd, "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam, "adamw": adamw,
+              "adamax": adamax, "nadam": nadam}
 CONVERGENCE_PROBLEMS = {"quadratic": F.quadratic(10.0), "quadratic45": F.quadratic(10.0, 45.0),
                         "rosenbrock": F.rosenbrock(), "beale": F.beale(), "saddle": F.saddle()}
 
