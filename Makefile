@@ -22,10 +22,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-# The execution cache keys on a notebook's code cells only: when the library changes, drop it.
+# The execution cache keys on a notebook's code cells only: when the library changes, drop it (and
+# the Sphinx environment, which would otherwise reuse the old pages).
 LIBRARY_STAMP := _build/.library-stamp
 $(LIBRARY_STAMP): $(shell find adamcourse -name '*.py')
-	rm -rf _build/.jupyter_cache
+	rm -rf _build/.jupyter_cache _build/.doctrees
 	mkdir -p _build && touch $@
 
 book: $(STAMP) $(LIBRARY_STAMP)
