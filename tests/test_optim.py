@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import adamcourse.optim as ours
+
 from optim_cases import CASES, NAMES, case_id, functional_hyper
 
 SHAPES = [(), (0,), (3,), (4, 5), (70_000,)]  # 0-d, empty, small, matrix, large (the CPU block path)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import adamcourse.optim as ours
+
 from optim_cases import NAMES
 
 THETA = np.zeros(3)
@@ -67,7 +68,8 @@ def test_shape_mismatch():
 
 
 def test_numpy_and_torch_mixed():
-    with pytest.raises(TypeError, match="theta and grad must both be torch tensors or both NumPy arrays, got ndarray and Tensor"):
+    expected = "theta and grad must both be torch tensors or both NumPy arrays, got ndarray and Tensor"
+    with pytest.raises(TypeError, match=expected):
         ours.adam.step(THETA, torch.zeros(3), ours.adam.init(THETA))
 
 

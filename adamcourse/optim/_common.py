@@ -10,12 +10,12 @@ import difflib
 import functools
 import inspect
 import math
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
 
-Array = Union[np.ndarray, torch.Tensor]
+Array = np.ndarray | torch.Tensor
 
 
 # ---------------------------------------------------------------- array helpers (NumPy or torch)
