@@ -1,0 +1,126 @@
+"""The student's one-line check in a notebook: ``check("adam_step", adam_step)``.
+
+Runs the public cases of one exercise in-process, each under a time limit (``signal.setitimer`` when called
+from the main thread on POSIX; no limit elsewhere), and returns a :class:`CheckReport` that Jupyter shows as a
+small table (text elsewhere). Hidden cases run only at grading time.
+"""
+
+from __future__ import annotations
+
+import html
+import signal
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .spec import CaseError, CaseResult, Exercise, get_exercise
+
+HIDDEN_NOTE = "Hidden cases run at grading time."
+
+
+class CaseTimeout(BaseException):
+    """Raised by the alarm inside a case that ran too long (a BaseException: ``except Exception`` in the
+    student's code does not swallow it)."""
+
+
+@contextmanager
+def time_limit(seconds: float | None):
+    """Raise :class:`CaseTimeout` in the main thread after ``seconds``; without SIGALRM, off the main thread,
+    or with ``seconds`` None, no limit."""
+    usable = (seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise CaseTimeout(f"timed out after {seconds:g} s")
+
+    outer, start = signal.getitimer(signal.ITIMER_REAL)[0], time.monotonic()  # an enclosing timer, if any
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds if not outer else min(seconds, outer))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer:  # give the enclosing timer what is left of it
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
+
+
+@dataclass
+class CheckReport:
+    exercise: Exercise
+    results: list[CaseResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def summary(self) -> str:
+        n = sum(r.passed for r in self.results)
+        return f"{n}/{len(self.results)} public cases passed. {HIDDEN_NOTE}"
+
+    def __str__(self) -> str:
+        lines = [f"check {self.exercise.signature}"]
+        for r in self.results:
+            lines.append(f"  [{'PASS' if r.passed else 'FAIL'}] {r.case}")
+            if not r.passed:
+                lines += [f"         {line}" for line in r.message.splitlines()]
+                if r.hint:
+                    lines.append(f"         hint: {r.hint}")
+                if r.error_tail:
+                    lines += [f"         | {line}" for line in r.error_tail.splitlines()]
+        lines.append(self.summary)
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = []
+        for r in self.results:
+            color = "#e6f4ea" if r.passed else "#fce8e6"
+            mark = "&#10003; pass" if r.passed else "&#10007; fail"
+            detail = "" if r.passed else e(r.message)
+            if r.error_tail and not r.passed:
+                detail += f"\n{e(r.error_tail)}"
+            hint = e(r.hint) if r.hint else ""
+            rows.append(f'<tr style="background:{color}"><td>{e(r.case)}</td><td><b>{mark}</b></td>'
+                        f'<td style="white-space:pre-wrap;font-family:monospace;text-align:left">{detail}</td>'
+                        f"<td>{hint}</td></tr>")
+        color = "#137333" if self.passed else "#c5221f"
+        return (f'<div><code>{e(self.exercise.signature)}</code><table style="border-collapse:collapse">'
+                "<tr><th>case</th><th>result</th><th>message</th><th>hint</th></tr>"
+                f'{"".join(rows)}</table><p style="color:{color}"><b>{e(self.summary)}</b></p></div>')
+
+
+def check(name: str, fn_or_value, *, timeout: float | None = 5.0) -> CheckReport:
+    """Run the public cases of exercise ``name`` on ``fn_or_value`` (the student's function, or the value of a
+    numeric answer), each case limited to ``timeout`` seconds. Unknown names raise ``KeyError`` listing the
+    valid ones."""
+    exercise = get_exercise(name)
+    if exercise.kind == "function" and not callable(fn_or_value):
+        raise TypeError(f"check({name!r}, ...) needs the function itself, e.g. check({name!r}, {name}); "
+                        f"got {type(fn_or_value).__name__}")
+    return CheckReport(exercise, [_run_case(case, exercise, fn_or_value, timeout) for case in exercise.cases])
+
+
+def _run_case(case, exercise: Exercise, fn_or_value, timeout) -> CaseResult:
+    try:
+        inputs = case.inputs()
+        with time_limit(timeout):
+            got = case.run(fn_or_value, inputs)
+    except CaseTimeout as e:
+        return case.error_result(f"{exercise.name} {e} (an endless loop?)")
+    except NotImplementedError:
+        return case.error_result(f"{exercise.name} is not implemented yet (it raises NotImplementedError)")
+    except Exception as e:
+        if isinstance(e, CaseError):
+            return case.error_result(str(e))
+        tail = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-3:]).rstrip()
+        return case.error_result(f"{exercise.name} raised {type(e).__name__}: {e}", tail)
+    return case.judge(got)

@@ -1,0 +1,145 @@
+"""Known-wrong answers, for named hints (PyBryt's idea).
+
+:data:`MISTAKES` maps an exercise to ``[(hint, wrong)]``: ``wrong`` is a function in the student signature
+(step exercises) or a number (value exercises). When a failing answer matches ``wrong`` within the case's
+tolerances, the result carries ``hint``. Several variants may share a hint ("t off by one": t - 1 and t + 1).
+A mutation of the inputs is not here: :meth:`StepCase.run` detects it ("mutates its inputs").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# ---------------------------------------------------------------- SGD with momentum
+
+
+def _sgd(theta, g, b, lr, momentum, *, lr_inside=False, dampen=False, use_g=False):
+    b = momentum * b + (lr if lr_inside else 1 - momentum if dampen else 1) * g
+    step = b if lr_inside else lr * (g if use_g else b)
+    return theta - step, b
+
+
+# ---------------------------------------------------------------- Adagrad and RMSprop
+
+
+def _adagrad(theta, g, G, lr, eps, *, eps_inside=False, no_sum=False, no_sqrt=False):
+    G = g * g if no_sum else G + g * g
+    denom = np.sqrt(G + eps) if eps_inside else G + eps if no_sqrt else np.sqrt(G) + eps
+    return theta - lr * g / denom, G
+
+
+def _rmsprop(theta, g, v, lr, alpha, eps, *, eps_inside=False, swap=False, no_sqrt=False):
+    a = 1 - alpha if swap else alpha
+    v = a * v + (1 - a) * g * g
+    denom = np.sqrt(v + eps) if eps_inside else v + eps if no_sqrt else np.sqrt(v) + eps
+    return theta - lr * g / denom, v
+
+
+# ---------------------------------------------------------------- Adam, AMSGrad, AdamW
+
+
+def _adam(theta, g, m, v, v_max, t, lr, beta1, beta2, eps, weight_decay=0.0, *, correct=True, eps_inside=False,
+          dt=0, swap=False, store_hat=False, no_sqrt=False, amsgrad=False, max_hat=False, use_v=False,
+          decay="decoupled"):
+    t = t + dt
+    if decay == "l2":
+        g = g + weight_decay * theta
+    elif decay == "unscaled":
+        theta = theta * (1 - weight_decay)
+    elif decay == "decoupled":
+        theta = theta * (1 - lr * weight_decay)
+    b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    c1, c2 = (1 - beta1**t, 1 - beta2**t) if correct else (1.0, 1.0)
+    m_hat, v_hat = m / c1, v / c2
+    if amsgrad:
+        v_max = np.maximum(v_max, v_hat if max_hat else v)
+        v_hat = v_hat if use_v else v_max if max_hat else v_max / c2
+    denom = np.sqrt(v_hat + eps) if eps_inside else v_hat + eps if no_sqrt else np.sqrt(v_hat) + eps
+    theta = theta - lr * m_hat / denom
+    if decay == "after":
+        theta = theta * (1 - lr * weight_decay)
+    m, v = (m_hat, v_hat) if store_hat else (m, v)
+    return theta, m, v, v_max
+
+
+def _adam_mistake(**kw):
+    swap_mv = kw.pop("swap_mv", False)
+
+    def adam_step(theta, g, m, v, t, lr, beta1, beta2, eps):
+        theta, m, v, _ = _adam(theta, g, m, v, None, t, lr, beta1, beta2, eps, decay=None, **kw)
+        return (theta, v, m) if swap_mv else (theta, m, v)
+    return adam_step
+
+
+def _amsgrad_mistake(**kw):
+    def amsgrad_step(theta, g, m, v, v_max, t, lr, beta1, beta2, eps):
+        return _adam(theta, g, m, v, v_max, t, lr, beta1, beta2, eps, decay=None, amsgrad=True, **kw)
+    return amsgrad_step
+
+
+def _adamw_mistake(**kw):
+    kw.setdefault("decay", "decoupled")
+
+    def adamw_step(theta, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
+        return _adam(theta, g, m, v, None, t, lr, beta1, beta2, eps, weight_decay, **kw)[:3]
+    return adamw_step
+
+
+_ADAM_COMMON = [
+    ("no bias correction", dict(correct=False)),
+    ("eps inside the square root", dict(eps_inside=True)),
+    ("t off by one", dict(dt=-1)),
+    ("t off by one", dict(dt=1)),
+    ("beta and 1-beta swapped", dict(swap=True)),
+    ("square root missing", dict(no_sqrt=True)),
+]
+
+MISTAKES: dict[str, list[tuple[str, object]]] = {
+    "sgd_momentum_step": [
+        ("lr inside the momentum buffer", lambda *a: _sgd(*a, lr_inside=True)),
+        ("gradient dampened by (1 - momentum)", lambda *a: _sgd(*a, dampen=True)),
+        ("theta updated with the gradient, not the momentum buffer", lambda *a: _sgd(*a, use_g=True)),
+    ],
+    "adagrad_step": [
+        ("eps inside the square root", lambda *a: _adagrad(*a, eps_inside=True)),
+        ("G replaced by g^2, not accumulated", lambda *a: _adagrad(*a, no_sum=True)),
+        ("square root missing", lambda *a: _adagrad(*a, no_sqrt=True)),
+    ],
+    "rmsprop_step": [
+        ("eps inside the square root", lambda *a: _rmsprop(*a, eps_inside=True)),
+        ("alpha and 1-alpha swapped", lambda *a: _rmsprop(*a, swap=True)),
+        ("square root missing", lambda *a: _rmsprop(*a, no_sqrt=True)),
+    ],
+    "adam_step": [(hint, _adam_mistake(**kw)) for hint, kw in _ADAM_COMMON] + [
+        ("m and v swapped", _adam_mistake(swap_mv=True)),
+        ("bias-corrected m and v stored in the state", _adam_mistake(store_hat=True)),
+    ],
+    "amsgrad_step": [(hint, _amsgrad_mistake(**kw)) for hint, kw in _ADAM_COMMON] + [
+        ("max taken over the bias-corrected v", _amsgrad_mistake(max_hat=True)),
+        ("v_max not used in the update (plain Adam)", _amsgrad_mistake(use_v=True)),
+    ],
+    "adamw_step": [(hint, _adamw_mistake(**kw)) for hint, kw in _ADAM_COMMON] + [
+        ("L2 penalty added to the gradient (Adam's weight_decay), not decoupled decay",
+         _adamw_mistake(decay="l2")),
+        ("decay not scaled by lr: theta (1 - weight_decay)", _adamw_mistake(decay="unscaled")),
+        ("decay applied after the Adam step, to the new theta", _adamw_mistake(decay="after")),
+    ],
+    "ema_window_answer": [
+        ("1 - alpha is the weight of the newest value; the window is its inverse", 0.01),
+        ("alpha / (1 - alpha) is one short: the window is 1 / (1 - alpha)", 99.0),
+    ],
+    "adam_first_step_answer": [
+        ("wrong sign: Adam moves against the gradient, and g < 0", -0.1 * 2.0 / (2.0 + 1e-8)),
+        ("no bias correction", 0.1 * 0.2 / (math.sqrt(0.004) + 1e-8)),
+        ("that is an SGD step, -lr * g", 0.2),
+    ],
+    "rmsprop_first_step_answer": [
+        ("wrong sign: RMSprop moves against the gradient", 0.01 / (0.1 + 1e-8)),
+        ("alpha and 1-alpha swapped", -0.01 / (math.sqrt(0.99) + 1e-8)),
+        ("that is an SGD step, -lr * g", -0.01),
+    ],
+}

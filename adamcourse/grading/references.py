@@ -1,0 +1,54 @@
+"""Reference answers in the *student signature*, each a thin wrapper over an :mod:`adamcourse.optim` core.
+
+``t`` is the 1-based index of this step; every function returns fresh arrays and leaves its inputs untouched.
+``tests/test_grading_spec.py`` checks each one against ``torch.optim`` over several steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adamcourse.optim import adagrad, adam, adamw, rmsprop, sgd
+
+
+def sgd_momentum_step(theta, g, b, lr, momentum):
+    """b_t = momentum b_{t-1} + g_t (b_0 = 0); theta_t = theta_{t-1} - lr b_t. Equals ``torch.optim.SGD``."""
+    theta, state = sgd.step(theta, g, sgd.SGDState(t=1, b=b), lr=lr, momentum=momentum)
+    return theta, (state.b if momentum else np.array(g, dtype=float))  # momentum 0: torch keeps no buffer
+
+
+def adagrad_step(theta, g, G, lr, eps):
+    """G_t = G_{t-1} + g_t^2; theta_t = theta_{t-1} - lr g_t / (sqrt(G_t) + eps)."""
+    theta, state = adagrad.step(theta, g, adagrad.AdagradState(t=0, G=G), lr=lr, eps=eps)
+    return theta, state.G
+
+
+def rmsprop_step(theta, g, v, lr, alpha, eps):
+    """v_t = alpha v_{t-1} + (1 - alpha) g_t^2; theta_t = theta_{t-1} - lr g_t / (sqrt(v_t) + eps)."""
+    theta, state = rmsprop.step(theta, g, rmsprop.RMSpropState(t=0, v=v), lr=lr, alpha=alpha, eps=eps)
+    return theta, state.v
+
+
+def adam_step(theta, g, m, v, t, lr, beta1, beta2, eps):
+    """One step of ``torch.optim.Adam`` (Algorithm 1 of Kingma & Ba): returns (theta, m, v)."""
+    theta, state = adam.step(theta, g, adam.AdamState(t - 1, m, v), lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+    return theta, state.m, state.v
+
+
+def amsgrad_step(theta, g, m, v, v_max, t, lr, beta1, beta2, eps):
+    """One step of ``torch.optim.Adam(amsgrad=True)`` (max of the raw v): returns (theta, m, v, v_max)."""
+    theta, state = adam.step(theta, g, adam.AdamState(t - 1, m, v, v_max), lr=lr, beta1=beta1, beta2=beta2,
+                             eps=eps, amsgrad=True)
+    return theta, state.m, state.v, state.v_max
+
+
+def adamw_step(theta, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    """One step of ``torch.optim.AdamW`` (decay theta (1 - lr wd), then Adam): returns (theta, m, v)."""
+    theta, state = adamw.step(theta, g, adamw.AdamWState(t - 1, m, v), lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                              weight_decay=weight_decay)
+    return theta, state.m, state.v
+
+
+#: Every reference, by exercise name.
+REFERENCES = {f.__name__: f for f in (sgd_momentum_step, adagrad_step, rmsprop_step, adam_step, amsgrad_step,
+                                      adamw_step)}

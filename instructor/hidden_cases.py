@@ -1,0 +1,26 @@
+"""Example hidden cases: what a course keeps out of the student's reach (not in the wheel).
+
+``adamcourse grade SUBMISSIONS --tests instructor/`` and ``adamcourse validate --tests instructor/`` import
+every ``*.py`` here that defines ``HIDDEN_CASES``. Students see these cases by name and result only.
+"""
+
+from adamcourse.grading.spec import StepCase
+
+_ADAMS = ("adam_step", "amsgrad_step", "adamw_step")
+
+HIDDEN_CASES = [
+    # float32-like scale: small parameters and gradients, a relative tolerance that still catches eps errors
+    *(StepCase(ex, "float32-sized values (1e-3 scale)", shape=(5,), steps=6, seed=101, scale=1e-3, atol=1e-15)
+      for ex in _ADAMS + ("rmsprop_step", "adagrad_step")),
+    # large gradients: overflow-free, and bias correction dominates the first steps
+    *(StepCase(ex, "large gradients (1e4 scale)", shape=(2, 2), steps=5, seed=102, scale=1e4)
+      for ex in _ADAMS + ("rmsprop_step", "adagrad_step", "sgd_momentum_step")),
+    # zero gradients: nothing moves (except AdamW's decay), and no 0/0
+    *(StepCase(ex, "zero gradients", shape=(3,), steps=3, seed=103, scale=0.0, atol=1e-12)
+      for ex in _ADAMS + ("rmsprop_step", "adagrad_step", "sgd_momentum_step")),
+    # a long run from a late start: t enters the bias correction correctly
+    *(StepCase(ex, "long run from t=50", shape=(4,), steps=60, seed=104, start_t=50, rtol=1e-6)
+      for ex in _ADAMS),
+    StepCase("sgd_momentum_step", "long run, no momentum", shape=(4,), steps=40, seed=105,
+             hyper={"momentum": 0.0}),
+]

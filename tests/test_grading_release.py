@@ -1,0 +1,83 @@
+"""Releasing student notebooks: solutions out, check cells and text in, outputs cleared."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from adamcourse.grading.cli import main as cli_main
+from adamcourse.grading.release import STUB, ReleaseError, release, release_notebook, strip_code, strip_markdown
+
+
+def test_strip_code_keeps_indentation_and_the_rest():
+    src = ("def f(x):\n    '''Doc.'''\n    # BEGIN SOLUTION\n    y = x + 1\n    return y\n    # END SOLUTION\n"
+           "\nprint(f)")
+    assert strip_code(src) == f"def f(x):\n    '''Doc.'''\n    {STUB}\n\nprint(f)"
+    assert strip_code("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n") == STUB + "\n"
+    assert strip_code("x = 1") == "x = 1"
+
+
+@pytest.mark.parametrize("src", ["# BEGIN SOLUTION\nx = 1", "x = 1\n# END SOLUTION",
+                                 "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION"])
+def test_unpaired_markers_are_an_error(src):
+    with pytest.raises(ReleaseError):
+        strip_code(src)
+
+
+def test_solution_directives_leave_markdown():
+    text = "Intro.\n\n```{solution} ex-1\n:class: dropdown\nAnswer.\n```\n\nAfter.\n"
+    assert strip_markdown(text, False) == ("Intro.\n\nAfter.", False)
+    colon = "::::{solution} ex-2\nA ```code``` answer\n::::\nkept"
+    assert strip_markdown(colon, False) == ("kept", False)
+    assert strip_markdown("```{exercise} Q\nAsk.\n```", False) == ("```{exercise} Q\nAsk.\n```", False)
+    assert strip_markdown("Before\n```{solution-start} ex\n```\nhidden", False) == ("Before", True)
+    assert strip_markdown("hidden\n```{solution-end}\n```\nshown", True) == ("shown", False)
+
+
+def test_release_notebook_removes_gated_and_tagged_solutions_and_outputs():
+    code = new_code_cell("# BEGIN SOLUTION\nanswer = 42\n# END SOLUTION", execution_count=3,
+                         outputs=[new_output("stream", text="42")])
+    nb = new_notebook(cells=[
+        new_markdown_cell("```{exercise-start}\n:label: e\n```\nDo it."),
+        code,
+        new_markdown_cell("```{exercise-end}\n```\n```{solution-start} e\n```"),
+        new_code_cell("print('the worked answer')"),
+        new_markdown_cell("More of the solution."),
+        new_markdown_cell("```{solution-end}\n```"),
+        new_code_cell("solution_plot()", metadata={"tags": ["solution", "hide-input"]}),
+        new_code_cell("check('adam_step', adam_step)", outputs=[new_output("stream", text="ok")]),
+    ])
+    out = release_notebook(nb)
+    assert [c.cell_type for c in out.cells] == ["markdown", "code", "markdown", "code"]
+    assert out.cells[1].source == STUB and out.cells[1].outputs == [] and out.cells[1].execution_count is None
+    assert out.cells[2].source == "```{exercise-end}\n```"
+    assert out.cells[3].source == "check('adam_step', adam_step)" and out.cells[3].outputs == []
+
+
+def test_an_unclosed_solution_start_is_an_error():
+    nb = new_notebook(cells=[new_markdown_cell("```{solution-start} e\n```"), new_code_cell("x = 1")])
+    with pytest.raises(ReleaseError, match="solution-end"):
+        release_notebook(nb)
+
+
+def test_release_writes_the_tree_and_refuses_to_overwrite(tmp_path):
+    src = tmp_path / "src"
+    (src / "week1").mkdir(parents=True)
+    (src / ".ipynb_checkpoints").mkdir()
+    for path in (src / "week1" / "a.ipynb", src / ".ipynb_checkpoints" / "a-checkpoint.ipynb"):
+        nbformat.write(new_notebook(cells=[new_code_cell("# BEGIN SOLUTION\nx = 1\n# END SOLUTION")]), path)
+    written = release(src, tmp_path / "out")
+    assert written == [tmp_path / "out" / "week1" / "a.ipynb"]
+    assert nbformat.read(written[0], as_version=4).cells[0].source == STUB
+    assert (src / "week1" / "a.ipynb").read_text().count("BEGIN SOLUTION") == 1  # the source is untouched
+    with pytest.raises(ValueError, match="overwrite"):
+        release(src, src)
+
+
+def test_cli_release(tmp_path, capsys):
+    src = tmp_path / "hw.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("# BEGIN SOLUTION\nx = 1")]), src)
+    assert cli_main(["release", str(src), "--out", str(tmp_path / "out")]) == 2
+    assert "without '# END SOLUTION'" in capsys.readouterr().err
+    assert cli_main(["release", str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
