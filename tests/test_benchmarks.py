@@ -19,3 +19,11 @@ def test_optim_step_benchmark_prints_its_json():
     assert {(r["n_params"], r["impl"]) for r in rows} == {
         (n, impl) for n in (1000, 70000) for impl in ("adamcourse", "torch_forloop", "torch_foreach", "torch_fused")}
     assert all(r["device"] == "cpu" and r["median_ms"] > 0 for r in rows)
+
+
+def test_grade_benchmark_prints_its_json():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grade.py"), "--n", "4", "--jobs", "2"],
+                         capture_output=True, text=True, check=True, timeout=600)
+    report = json.loads(out.stdout)
+    assert report["submissions"] == 4 and report["jobs"] == 2
+    assert report["wall_s"] > 0 and abs(report["per_submission_s"] - report["wall_s"] / 4) < 0.01
