@@ -23,7 +23,7 @@ from adamcourse.grading.spec import (
     load_hidden,
 )
 
-STEP_EXERCISES = [name for name, ex in EXERCISES.items() if ex.kind == "function"]
+STEP_EXERCISES = [name for name in EXERCISES if name in STEP_SIGNATURES]  # train_step: test_grading_train.py
 VALUE_EXERCISES = [name for name, ex in EXERCISES.items() if ex.kind == "value"]
 
 # exercise -> (torch class, its keyword arguments, our hyperparameters, torch state keys in output order)

@@ -98,6 +98,26 @@ _ADAM_COMMON = [
     ("square root missing", dict(no_sqrt=True)),
 ]
 
+# ---------------------------------------------------------------- train_step
+
+
+def _train_step(model, x, y, optimizer, *, zero_grad=True, step=True, step_first=False):
+    import torch
+
+    if zero_grad:
+        optimizer.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    if step and step_first:
+        optimizer.step()  # the gradients are None here (zero_grad sets them so): the step does nothing
+    loss.backward()
+    if step and not step_first:
+        optimizer.step()
+    return loss.item()
+
+
+#: optimizer.step() missing and optimizer.step() before loss.backward() give the same losses.
+STEP_MISSING = "optimizer.step() missing, or called before loss.backward() (the parameters never change)"
+
 MISTAKES: dict[str, list[tuple[str, object]]] = {
     "sgd_momentum_step": [
         ("lr inside the momentum buffer", lambda *a: _sgd(*a, lr_inside=True)),
@@ -127,6 +147,12 @@ MISTAKES: dict[str, list[tuple[str, object]]] = {
          _adamw_mistake(decay="l2")),
         ("decay not scaled by lr: theta (1 - weight_decay)", _adamw_mistake(decay="unscaled")),
         ("decay applied after the Adam step, to the new theta", _adamw_mistake(decay="after")),
+    ],
+    "train_step": [
+        ("optimizer.zero_grad() missing (the gradients accumulate across steps)",
+         lambda *a: _train_step(*a, zero_grad=False)),
+        (STEP_MISSING, lambda *a: _train_step(*a, step=False)),
+        (STEP_MISSING, lambda *a: _train_step(*a, step_first=True)),
     ],
     "ema_window_answer": [
         ("1 - alpha is the weight of the newest value; the window is its inverse", 0.01),

@@ -49,6 +49,18 @@ def adamw_step(theta, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
     return theta, state.m, state.v
 
 
+def train_step(model, x, y, optimizer):
+    """One step of supervised training: zero the gradients, cross-entropy of ``model(x)`` against ``y``,
+    backward, step; returns the loss as a float (computed before the step)."""
+    import torch
+
+    optimizer.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 #: Every reference, by exercise name.
 REFERENCES = {f.__name__: f for f in (sgd_momentum_step, adagrad_step, rmsprop_step, adam_step, amsgrad_step,
-                                      adamw_step)}
+                                      adamw_step, train_step)}

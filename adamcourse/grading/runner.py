@@ -9,7 +9,8 @@ by call id; never expected values) and ``JOBDIR/inputs/<id>.npz``. This process
 4. blocks ``adamcourse.optim`` (``sys.modules[...] = None``), then runs every code cell in one namespace, each
    in ``try/except BaseException`` under a per-cell time limit, with stdout/stderr in a capped buffer. Magics
    go through IPython's ``TransformerManager``; ``!shell`` lines and ``%%bash``-style cells are dropped;
-5. for each call, looks the exercise up by name (the last definition wins), runs ``case.run(fn, inputs)``
+5. for each call, looks the exercise up by name (the last definition wins), imports the modules the case
+   names in ``case.modules`` (torch for a TrainCase) untimed, runs ``case.run(fn, inputs)``
    under the exercise's time budget and saves the float64 result to ``JOBDIR/outputs/<id>.npy``.
 
 ``JOBDIR/status.json`` is rewritten after every step, so a parent that finds this process killed or crashed
@@ -417,6 +418,8 @@ def run_job(jobdir: Path) -> int:
             try:
                 case = cases[cid]
                 inputs = load_inputs(jobdir / "inputs" / f"{cid}.npz")
+                for module in getattr(case, "modules", ()):  # torch for a TrainCase: seconds to import, so
+                    __import__(module)                        # outside the exercise's time limit
                 got = limited(remaining, case.run, obj, inputs)
                 got = np.ascontiguousarray(np.asarray(got, dtype=np.float64))
                 target = out_dir / f"{cid}.npy"

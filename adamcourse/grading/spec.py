@@ -350,6 +350,9 @@ class ValueCase(Case):
 
 # ---------------------------------------------------------------- the registry
 
+from .train_case import SIGNATURE as TRAIN_SIGNATURE  # noqa: E402 (needs Case, CaseError, CaseResult above)
+from .train_case import TrainCase  # noqa: E402
+
 
 @dataclass(frozen=True)
 class Exercise:
@@ -395,6 +398,9 @@ EXERCISES: dict[str, Exercise] = {e.name: e for e in [
                     "theta_1 - theta_0 for Adam's first step, g = -2, lr = 0.1, eps = 1e-8"),
     _value_exercise("rmsprop_first_step_answer", -0.01 / (0.1 + 1e-8),
                     "theta_1 - theta_0 for RMSprop's first step, g = 1, lr = 0.01, alpha = 0.99, eps = 1e-8"),
+    Exercise("train_step", "function", (TrainCase("train_step", "30 SGD steps, lr 0.1", optimizer="sgd", lr=0.1),
+                                        TrainCase("train_step", "30 Adam steps, lr 0.01", optimizer="adam", lr=0.01,
+                                                  seed=1)), TRAIN_SIGNATURE),
 ]}
 
 

@@ -1,0 +1,158 @@
+"""A case for the labs' training code: :class:`TrainCase` runs the student's ``train_step`` on a tiny MLP.
+
+The student writes ``train_step(model, x, y, optimizer) -> float`` (zero_grad, forward, cross-entropy,
+backward, step, return ``loss.item()``). :meth:`TrainCase.inputs` gives plain arrays only (a seeded
+3-class problem in 8 dimensions and the initial weights of Linear(8, 16)-ReLU-Linear(16, 3)), so the parent
+can save them with ``np.savez``. :meth:`TrainCase.run` builds the model in **float64** (torch on CPU is then
+deterministic to far below the tolerance), calls the student's function ``steps`` times on minibatches in a
+fixed order and returns the losses, float64 of shape ``(steps,)``. torch is imported by :meth:`run` and
+:meth:`expected` only; the grading child imports it before the call, outside the exercise's time limit
+(:attr:`TrainCase.modules`).
+
+:meth:`TrainCase.judge` gives partial credit in three equal parts: every loss finite (and >= 0), the final
+loss (mean of the last 5) below ``final_fraction`` of the initial one (the first loss the student returned),
+and the curve equal to the reference's within ``rtol``/``atol``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .spec import Case, CaseError, CaseResult  # spec imports this module after defining these
+
+TENSOR_HINT = "loss returned as a tensor, not a float (return loss.item())"
+SIGNATURE = "train_step(model, x, y, optimizer) -> float (the loss)"
+OPTIMIZERS = ("sgd", "adam")
+N_IN, N_HIDDEN, N_OUT = 8, 16, 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainCase(Case):
+    """``steps`` calls of ``train_step`` on minibatches of ``batch`` points (of ``n``), in order, wrapping
+    around; ``optimizer`` is ``"sgd"`` (``torch.optim.SGD(lr=lr)``) or ``"adam"`` (``torch.optim.Adam(lr=lr)``)."""
+
+    modules: ClassVar[tuple[str, ...]] = ("torch",)  # imported by the grading child before the call
+
+    points: float = 3.0
+    steps: int = 30
+    seed: int = 0
+    lr: float = 0.1
+    optimizer: str = "sgd"
+    n: int = 96
+    batch: int = 16
+    final_fraction: float = 0.5
+    rtol: float = 1e-6
+    atol: float = 1e-9
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"TrainCase {self.name!r}: optimizer must be one of {OPTIMIZERS}, "
+                             f"got {self.optimizer!r}")
+        if self.steps < 5 or self.batch < 1 or self.n < self.batch:
+            raise ValueError(f"TrainCase {self.name!r}: needs steps >= 5 and 1 <= batch <= n")
+
+    def inputs(self) -> dict[str, Any]:
+        """x (n, 8), y (n,) int64 labels of 3 Gaussian blobs, and W1, b1, W2, b2 (PyTorch's default init
+        ranges, drawn with NumPy)."""
+        rng = np.random.default_rng(self.seed)
+        centers = rng.standard_normal((N_OUT, N_IN)) * 1.5
+        y = rng.integers(0, N_OUT, self.n)
+        x = centers[y] + rng.standard_normal((self.n, N_IN))
+        b1, b2 = 1 / np.sqrt(N_IN), 1 / np.sqrt(N_HIDDEN)
+        return {"x": x, "y": y.astype(np.int64),
+                "W1": rng.uniform(-b1, b1, (N_HIDDEN, N_IN)), "b1": rng.uniform(-b1, b1, N_HIDDEN),
+                "W2": rng.uniform(-b2, b2, (N_OUT, N_HIDDEN)), "b2": rng.uniform(-b2, b2, N_OUT)}
+
+    def run(self, fn, inputs) -> np.ndarray:
+        import torch
+
+        model = torch.nn.Sequential(torch.nn.Linear(N_IN, N_HIDDEN), torch.nn.ReLU(),
+                                    torch.nn.Linear(N_HIDDEN, N_OUT)).double()
+        with torch.no_grad():
+            for p, key in zip(model.parameters(), ("W1", "b1", "W2", "b2"), strict=True):
+                p.copy_(torch.as_tensor(np.asarray(inputs[key], dtype=np.float64)))
+        cls = torch.optim.SGD if self.optimizer == "sgd" else torch.optim.Adam
+        optimizer = cls(model.parameters(), lr=self.lr)
+        x = torch.as_tensor(np.asarray(inputs["x"], dtype=np.float64))
+        y = torch.as_tensor(np.asarray(inputs["y"], dtype=np.int64))
+        n_batches = len(x) // self.batch
+        losses = []
+        for i in range(self.steps):
+            lo = (i % n_batches) * self.batch
+            with torch.enable_grad():
+                out = fn(model, x[lo:lo + self.batch].clone(), y[lo:lo + self.batch].clone(), optimizer)
+            if isinstance(out, torch.Tensor):
+                raise CaseError(f"{self.exercise} returned a torch Tensor at step {i + 1}: {TENSOR_HINT}")
+            if isinstance(out, bool) or not isinstance(out, (float, np.floating)):
+                raise CaseError(f"{self.exercise} returned {_describe(out)} at step {i + 1}; expected a float, "
+                                f"the loss (loss.item())")
+            losses.append(float(out))
+        return np.array(losses, dtype=np.float64)
+
+    def expected(self) -> np.ndarray:
+        from .references import REFERENCES
+        return self.run(REFERENCES[self.exercise], self.inputs())
+
+    def error_result(self, message: str, error_tail: str | None = None) -> CaseResult:
+        result = super().error_result(message, error_tail)
+        if TENSOR_HINT in message:
+            result.hint = TENSOR_HINT
+        return result
+
+    def _close(self, a, b) -> bool:
+        return a.shape == b.shape and bool(np.isclose(a, b, rtol=self.rtol, atol=self.atol, equal_nan=True).all())
+
+    def judge(self, got) -> CaseResult:
+        expected = self.expected()
+        try:
+            got = np.asarray(got, dtype=np.float64)
+        except Exception as e:
+            return self.result(False, f"the losses are not numeric ({type(e).__name__}: {e})")
+        if got.shape != expected.shape:
+            return self.result(False, f"wrong shape: expected {expected.shape} (one loss per step), got {got.shape}")
+        finite = bool(np.isfinite(got).all() and (got >= 0).all())
+        final, start = float(got[-5:].mean()), float(got[0])
+        fell = finite and final < self.final_fraction * start
+        same = self._close(got, expected)
+        parts = [
+            ("every loss finite and >= 0", finite,
+             "" if finite else f"{int((~np.isfinite(got) | (got < 0)).sum())} of {got.size} are not"),
+            (f"final loss below {self.final_fraction:g} x the first", fell,
+             f"mean of the last 5 = {final:.4g}, first = {start:.4g}"),
+            (f"curve matches the reference (rtol={self.rtol:g})", same, "" if same else self._first_difference(
+                expected, got)),
+        ]
+        earned = sum(ok for _, ok, _ in parts)
+        lines = [f"{earned}/3 parts passed over {got.size} steps ({self.optimizer}, lr={self.lr:g})"]
+        lines += [f"[{'PASS' if ok else 'FAIL'}] {label}" + (f": {detail}" if detail else "")
+                  for label, ok, detail in parts]
+        hint = None if same or not np.isfinite(got).all() else self._hint(expected, got)
+        return CaseResult(self.exercise, self.name, self.hidden, self.points * earned / 3, self.points,
+                          earned == 3, "\n".join(lines), hint)
+
+    def _first_difference(self, expected, got) -> str:
+        bad = ~np.isclose(got, expected, rtol=self.rtol, atol=self.atol, equal_nan=True)
+        i = int(np.argmax(bad))
+        return f"first difference at step {i + 1}: expected {expected[i]:.10g}, got {got[i]:.10g}"
+
+    def _hint(self, expected, got) -> str | None:
+        from .mistakes import MISTAKES
+        inputs = None
+        for hint, wrong in MISTAKES.get(self.exercise, ()):
+            inputs = self.inputs() if inputs is None else inputs
+            try:
+                with np.errstate(all="ignore"):
+                    out = self.run(wrong, inputs)
+            except Exception:  # a variant that cannot run on this case says nothing
+                continue
+            if self._close(got, out) and not self._close(out, expected):
+                return hint
+        return None
+
+
+def _describe(x) -> str:
+    from .spec import _describe as describe
+    return describe(x)
