@@ -81,3 +81,39 @@ def test_cli_release(tmp_path, capsys):
     assert cli_main(["release", str(src), "--out", str(tmp_path / "out")]) == 2
     assert "without '# END SOLUTION'" in capsys.readouterr().err
     assert cli_main(["release", str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
+
+
+def test_released_notebook_runs_with_only_the_exercise_cells_failing():
+    """Executed in a real kernel: the instructor's notebook passes its check cells; the released one runs to
+    the end, the check cell reports the stub as not implemented, and only the answer cell raises."""
+    from nbclient import NotebookClient
+
+    exercise = new_code_cell("import numpy as np\n"
+                             "def adam_step(theta, g, m, v, t, lr, beta1, beta2, eps):\n"
+                             "    # BEGIN SOLUTION\n"
+                             "    m = beta1 * m + (1 - beta1) * g\n"
+                             "    v = beta2 * v + (1 - beta2) * g * g\n"
+                             "    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)\n"
+                             "    return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m, v\n"
+                             "    # END SOLUTION\n")
+    check_cell = new_code_cell("from adamcourse.grading import check\nprint(check('adam_step', adam_step))")
+    answer = new_code_cell("# BEGIN SOLUTION\nema_window_answer = 1 / (1 - 0.99)\n# END SOLUTION\n")
+    check_answer = new_code_cell("print(check('ema_window_answer', globals().get('ema_window_answer')))")
+    instructor = new_notebook(cells=[exercise, check_cell, answer, check_answer])
+    student = release_notebook(nbformat.from_dict(instructor))  # a copy: executing one leaves the other
+
+    def execute(nb):
+        NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3").execute()
+        errors = {i: o["ename"] for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
+                  if o["output_type"] == "error"}
+        text = ["".join(o.get("text", "") for o in c.get("outputs", [])) for c in nb.cells]
+        return errors, text
+
+    errors, text = execute(instructor)
+    assert errors == {}
+    assert "4/4 public cases passed" in text[1] and "1/1 public cases passed" in text[3]
+
+    errors, text = execute(student)
+    assert errors == {2: "NotImplementedError"}          # the answer cell, and nothing else
+    assert "0/4 public cases passed" in text[1] and "not implemented" in text[1]
+    assert "Hidden cases run at grading time." in text[3]
