@@ -91,6 +91,27 @@ class Case:
         return CaseResult(self.exercise, self.name, self.hidden, self.points if passed else 0.0, self.points,
                           passed, message, hint, error_tail)
 
+    def _same(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether two outputs agree within this case's tolerances (for hints)."""
+        raise NotImplementedError
+
+    def _hint(self, expected: np.ndarray, got: np.ndarray) -> str | None:
+        """The name of the known mistake (mistakes.py) whose output ``got`` matches, if any."""
+        from .mistakes import MISTAKES
+        if (~np.isfinite(got) & np.isfinite(expected)).any():
+            return None  # a NaN is its own diagnosis: it would also "match" any variant that divides by 0
+        inputs = None
+        for hint, wrong in MISTAKES.get(self.exercise, ()):
+            inputs = self.inputs() if inputs is None else inputs
+            try:
+                with np.errstate(all="ignore"):
+                    out = self.run(wrong, inputs)
+            except Exception:  # a variant that cannot run on this case says nothing
+                continue
+            if self._same(got, out) and not self._same(out, expected):
+                return hint
+        return None
+
     def error_result(self, message: str, error_tail: str | None = None) -> CaseResult:
         """A failed result for a case whose run raised (CaseError, an exception, a timeout): ``message`` is
         shown as it is; a mutation of the inputs gets the hint ``"mutates its inputs"``."""
@@ -276,22 +297,8 @@ class StepCase(Case):
         lines.append(f"got      {name} after step {step + 1}: {_excerpt(got[step, out], k)}")
         return "\n".join(lines)
 
-    def _hint(self, expected: np.ndarray, got: np.ndarray) -> str | None:
-        from .mistakes import MISTAKES
-        if (~np.isfinite(got) & np.isfinite(expected)).any():
-            return None  # a NaN is its own diagnosis: it would also "match" any variant that divides by 0
-        inputs = None
-        for hint, wrong in MISTAKES.get(self.exercise, ()):
-            inputs = self.inputs() if inputs is None else inputs
-            try:
-                with np.errstate(all="ignore"):
-                    out = self.run(wrong, inputs)
-            except Exception:  # a variant that cannot run on this case says nothing
-                continue
-            if out.shape == got.shape and self._close(got, out).all() and not self._close(out, expected).all():
-                return hint
-        return None
-
+    def _same(self, a: np.ndarray, b: np.ndarray) -> bool:
+        return a.shape == b.shape and bool(self._close(a, b).all())
 
 # ---------------------------------------------------------------- numeric-answer questions
 

@@ -138,19 +138,8 @@ class TrainCase(Case):
         i = int(np.argmax(bad))
         return f"first difference at step {i + 1}: expected {expected[i]:.10g}, got {got[i]:.10g}"
 
-    def _hint(self, expected, got) -> str | None:
-        from .mistakes import MISTAKES
-        inputs = None
-        for hint, wrong in MISTAKES.get(self.exercise, ()):
-            inputs = self.inputs() if inputs is None else inputs
-            try:
-                with np.errstate(all="ignore"):
-                    out = self.run(wrong, inputs)
-            except Exception:  # a variant that cannot run on this case says nothing
-                continue
-            if self._close(got, out) and not self._close(out, expected):
-                return hint
-        return None
+    def _same(self, a, b) -> bool:
+        return self._close(a, b)
 
 
 def _describe(x) -> str:
