@@ -52,6 +52,8 @@ def time_limit(seconds: float | None):
 
 @dataclass
 class CheckReport:
+    """What :func:`check` returns: one result per public case; Jupyter shows it as a table, ``print`` as text."""
+
     exercise: Exercise
     results: list[CaseResult]
 
