@@ -154,6 +154,19 @@ MISTAKES: dict[str, list[tuple[str, object]]] = {
         (STEP_MISSING, lambda *a: _train_step(*a, step=False)),
         (STEP_MISSING, lambda *a: _train_step(*a, step_first=True)),
     ],
+    "gd_max_lr_answer": [
+        ("1/L is stable but not the largest: the limit is 2/L", 1.0 / 4.0),
+        ("2/(L + mu) is the best learning rate, not the largest stable one", 2.0 / 5.0),
+        ("L is the largest curvature, the second derivative 4, not the coefficient 2", 2.0 / 2.0),
+        ("the limit is set by the largest curvature L, not the smallest mu: 2/L", 2.0 / 1.0),
+    ],
+    "adagrad_effective_lr_answer": [
+        ("G is accumulated over all 100 steps, not replaced by the last g^2", 0.1 / (2.0 + 1e-10)),
+        ("square root missing: the denominator is sqrt(G_t) + eps", 0.1 / (400.0 + 1e-10)),
+        ("G sums the squared gradients g^2, not g", 0.1 / (math.sqrt(200.0) + 1e-10)),
+        ("that is the step lr g / sqrt(G_t), not the effective learning rate lr / sqrt(G_t)",
+         0.1 * 2.0 / (20.0 + 1e-10)),
+    ],
     "ema_window_answer": [
         ("1 - alpha is the weight of the newest value; the window is its inverse", 0.01),
         ("alpha / (1 - alpha) is one short: the window is 1 / (1 - alpha)", 99.0),

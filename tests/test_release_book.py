@@ -1,0 +1,120 @@
+"""The book's chapters as graded exercises: each chapter's Exercises section works for the instructor (the
+book shows every check passing), for the student (``adamcourse release book/`` gives notebooks that run to the
+end with only the answer cells failing) and for the grader (the chapters themselves score full marks).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from adamcourse.grading.grade import Limits, grade
+from adamcourse.grading.release import STUB, release
+from adamcourse.grading.spec import EXERCISES
+
+from book_build import ROOT
+
+BOOK = ROOT / "book"
+CHAPTERS = BOOK / "foundations"
+
+#: Each chapter's exercises, in the order its check cells run them.
+OWN = {
+    "gradient-descent": ["sgd_momentum_step", "gd_max_lr_answer"],
+    "adagrad": ["adagrad_step", "adagrad_effective_lr_answer"],
+    "rmsprop": ["rmsprop_step", "ema_window_answer", "rmsprop_first_step_answer"],
+    "adam": ["adam_step", "adam_first_step_answer"],
+}
+_CHECK = re.compile(r"""^check\(["'](\w+)["'], (\w+)\)$""", re.M)
+_SUMMARY = re.compile(r"(\d+)/(\d+) public cases passed")
+
+
+def _checks(nb) -> list[tuple[int, str]]:
+    """(cell index, exercise) of every check cell."""
+    return [(i, m.group(1)) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            for m in _CHECK.finditer(c.source)]
+
+
+def _text(cell) -> str:
+    """The plain text of a cell's outputs (streams and results)."""
+    parts = []
+    for o in cell.get("outputs", []):
+        parts.append(o.get("text", ""))
+        parts.append(o.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("chapter", OWN)
+def test_each_chapter_checks_its_own_exercises(chapter):
+    nb = nbformat.read(CHAPTERS / f"{chapter}.ipynb", as_version=4)
+    checks = _checks(nb)
+    assert [name for _, name in checks] == OWN[chapter]
+    for index, name in checks:
+        assert name in EXERCISES
+        # the answer is defined in the cell just above its check, which the HTML shows folded
+        answer = nb.cells[index - 1]
+        assert "# BEGIN SOLUTION" in answer.source and "hide-input" in answer.metadata.get("tags", [])
+        # and the task is stated just above that, in a sphinx-exercise directive
+        assert nb.cells[index - 2].cell_type == "markdown" and "{exercise}" in nb.cells[index - 2].source
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("released")
+    paths = release(BOOK, out)
+    return {p.stem: p for p in paths}
+
+
+@pytest.mark.parametrize("chapter", OWN)
+def test_released_chapter_runs_with_only_the_exercise_cells_failing(released, chapter):
+    """Executed in a real kernel (ADAMCOURSE_QUICK=1 under ``make test``): the stubs raise only where a cell
+    runs them at the top level (the numeric answers), and every check cell reports 0 cases passed."""
+    from nbclient import NotebookClient
+
+    path = released[chapter]
+    nb = nbformat.read(path, as_version=4)
+    stubs = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and STUB in c.source}
+    assert stubs and "# BEGIN SOLUTION" not in path.read_text()
+    NotebookClient(nb, timeout=300, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    errors = {i: o["ename"] for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
+              if o["output_type"] == "error"}
+    assert errors, "the numeric-answer stubs raise NotImplementedError"
+    assert set(errors.values()) == {"NotImplementedError"}, errors
+    assert set(errors) <= stubs, errors
+    checks = _checks(nb)
+    assert [name for _, name in checks] == OWN[chapter]
+    for index, name in checks:
+        summary = _SUMMARY.search(_text(nb.cells[index]))
+        assert summary and summary.group(1) == "0", (name, _text(nb.cells[index]))
+        assert int(summary.group(2)) == len(EXERCISES[name].cases)
+
+
+def test_the_chapters_score_full_marks_on_their_own_exercises(tmp_path):
+    """Each instructor chapter, handed in as a submission, earns every public point of its own exercises (the
+    grader blocks adamcourse.optim, so the chapters' other cells fail: the exercise cells must not need it)."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for chapter in OWN:
+        shutil.copy(CHAPTERS / f"{chapter}.ipynb", subs / f"{chapter}.ipynb")
+    limits = Limits(cell_timeout=20, exercise_timeout=20, notebook_timeout=120)
+    results = {r.student: r for r in grade(subs, jobs=2, limits=limits)}
+    assert sorted(results) == sorted(OWN)
+    for chapter, names in OWN.items():
+        r = results[chapter]
+        for name in names:
+            max_points = sum(c.points for c in EXERCISES[name].cases)
+            assert r.points(name) == max_points, (chapter, name, r.status,
+                                                  [c.message for c in r.cases if c.exercise == name])
+
+
+def test_the_book_shows_every_check_passing(built_book):
+    """The HTML (the instructor's notebooks, executed) shows each check's table with all public cases passed."""
+    for chapter, names in OWN.items():
+        html = (built_book / "book" / "foundations" / f"{chapter}.html").read_text(encoding="utf-8")
+        summaries = _SUMMARY.findall(html)
+        assert summaries and all(n == total for n, total in summaries), (chapter, summaries)
+        assert {int(total) for _, total in summaries} == {len(EXERCISES[n].cases) for n in names}
