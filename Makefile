@@ -33,7 +33,7 @@ book: $(STAMP) $(LIBRARY_STAMP)
 	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going
 
 lint: $(STAMP)
-	$(BIN)/ruff check adamcourse tests benchmarks
+	$(BIN)/ruff check .   # the package, tests, benchmarks, instructor/ and the chapters
 
 test: $(STAMP) lint
 	ADAMCOURSE_QUICK=1 $(BIN)/python -m pytest
