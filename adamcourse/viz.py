@@ -172,3 +172,85 @@ def plot_effective_lr(rates: Mapping[str, np.ndarray], *, title: str | None = No
     _log_curves(ax, rates, start=1)
     ax.set(xlabel="step $t$", ylabel="effective learning rate", title=title)
     return fig
+
+
+_PER_STEP = ("step_loss", "grad_norm")
+_PER_EPOCH = ("train_loss", "val_loss", "val_metric", "examples_per_s")
+_LABELS = {"step_loss": "training loss (per step)", "grad_norm": "gradient norm (before clipping)",
+           "train_loss": "training loss (epoch mean)", "val_loss": "validation loss",
+           "examples_per_s": "examples / s"}
+_METRIC_LABELS = {"accuracy": "validation accuracy", "bpc": "validation bits per character"}
+
+
+def plot_history(histories, *, x: str = "step", keys: tuple[str, ...] = ("train_loss", "val_metric"),
+                 title: str | None = None) -> Figure:
+    """Training histories (:class:`adamcourse.train.History`) side by side: one panel per entry of ``keys``.
+
+    ``histories``: a list of histories (labelled by ``History.name``) or a mapping from label to history.
+    ``x``: ``"step"`` (optimizer steps) or ``"time"`` (seconds of training). ``keys``: per-step fields
+    (``"step_loss"``, ``"grad_norm"``, drawn as thin lines) or per-epoch fields (``"train_loss"``,
+    ``"val_loss"``, ``"val_metric"``, ``"examples_per_s"``, drawn with a marker at the end of each epoch).
+    Losses and gradient norms are on a log scale. A label takes the colour of its text before `` (``, so
+    ``"Adam (torch.optim)"`` is drawn in Adam's colour; a label whose colour is already taken in the figure
+    (two runs of one optimizer) is drawn dashed.
+    """
+    if x not in ("step", "time"):
+        raise ValueError(f"x must be 'step' or 'time', got {x!r}")
+    if isinstance(keys, str):
+        keys = (keys,)
+    for key in keys:
+        if key not in _PER_STEP + _PER_EPOCH:
+            raise ValueError(f"unknown key {key!r}; valid keys: {_PER_STEP + _PER_EPOCH}")
+    runs = dict(histories) if isinstance(histories, Mapping) else {h.name: h for h in histories}
+    if not runs or not keys:
+        raise ValueError("plot_history needs at least one history and one key")
+    fig = Figure(figsize=(max(FIGSIZE[0], 3.4 * len(keys) + 1.6), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    styles, used = {}, set()
+    for name in runs:
+        color = color_for(name.split(" (")[0])  # "Adam (torch.optim)" takes Adam's colour
+        styles[name] = (color, "--" if color in used else "-")
+        used.add(color)
+    metric = next((h.metric for h in runs.values() if h.metric), None)
+    for ax, key in zip(axes, keys, strict=True):
+        for name, h in runs.items():
+            color, style = styles[name]
+            y = np.asarray(getattr(h, key), dtype=np.float64)
+            if key in _PER_STEP:
+                t = np.asarray(h.step if x == "step" else h.step_time, dtype=np.float64)[:len(y)]
+                ax.plot(t, y, style, color=color, label=name, lw=0.9, alpha=0.85)
+            else:
+                t = np.asarray(h.epoch_step if x == "step" else h.epoch_time, dtype=np.float64)[:len(y)]
+                ax.plot(t, y, style, color=color, label=name, lw=1.6, marker="o", ms=3)
+        if "loss" in key or key == "grad_norm":
+            ax.set_yscale("log")
+        ylabel = _METRIC_LABELS.get(metric, f"validation {metric}") if key == "val_metric" else _LABELS[key]
+        ax.set(xlabel="step" if x == "step" else "training time (s)", ylabel=ylabel)
+        ax.grid(True, which="major", alpha=0.3)
+    _legend(axes[-1])
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_sweep(results: Mapping[str, Mapping[float, float]], *, ylabel: str = "final validation accuracy",
+               title: str | None = None, ax: Axes | None = None) -> Figure:
+    """A learning-rate sweep: the final metric against the learning rate (log scale), one line per optimizer.
+
+    ``results`` maps an optimizer's name to ``{lr: value}``. A run that diverged (``nan``/``inf``) is drawn
+    as a cross at the bottom of the axes, so a learning rate that blew up shows instead of vanishing.
+    """
+    fig, ax = _figure_and_axes(ax)
+    for name, points in results.items():
+        lrs = np.array(sorted(points), dtype=np.float64)
+        values = np.array([points[lr] for lr in sorted(points)], dtype=np.float64)
+        ok = np.isfinite(values)
+        ax.plot(lrs[ok], values[ok], "-o", color=color_for(name), label=name, lw=1.6, ms=4)
+        if (~ok).any():
+            ax.plot(lrs[~ok], np.zeros((~ok).sum()), "x", color=color_for(name), ms=8, mew=2,
+                    transform=ax.get_xaxis_transform(), clip_on=False)
+    ax.set_xscale("log")
+    ax.set(xlabel="learning rate", ylabel=ylabel, title=title)
+    ax.grid(True, which="major", alpha=0.3)
+    _legend(ax)
+    return fig

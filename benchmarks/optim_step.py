@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 
 import torch
 
-import adamcourse
 from adamcourse.optim import Adam
+from adamcourse.runtime import describe_machine
 
 IMPLS = {
     "adamcourse": lambda params: Adam(params),
@@ -55,19 +53,6 @@ def copy_bandwidth_GBps(device: str, n_bytes: int = 256 * 2**20) -> float:
     return 2 * n_bytes / (ms * 1e-3) / 1e9
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    parts = [cpu, f"{os.cpu_count()} cores", f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
-             f"adamcourse {adamcourse.__version__}"]
-    if torch.cuda.is_available():
-        parts.append(torch.cuda.get_device_name())
-    return ", ".join(parts)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -86,7 +71,7 @@ def main() -> None:
                 results.append({"device": device, "n_params": n, "impl": impl,
                                 "median_ms": round(median_ms(opt.step, device, args.repeats), 3)})
                 del opt
-    print(json.dumps({"machine": machine(), "copy_GBps": round(copy_bandwidth_GBps(args.devices[0]), 2),
+    print(json.dumps({"machine": describe_machine(), "copy_GBps": round(copy_bandwidth_GBps(args.devices[0]), 2),
                       "results": results}, indent=1))
 
 

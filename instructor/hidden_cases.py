@@ -4,7 +4,10 @@
 every ``*.py`` here that defines ``HIDDEN_CASES``. Students see these cases by name and result only.
 """
 
+from adamcourse.grading.clip_case import ClipCase
+from adamcourse.grading.recipe_case import RecipeCase
 from adamcourse.grading.spec import StepCase
+from adamcourse.grading.train_case import DeviceTrainCase
 
 _ADAMS = ("adam_step", "amsgrad_step", "adamw_step")
 
@@ -23,4 +26,11 @@ HIDDEN_CASES = [
       for ex in _ADAMS),
     StepCase("sgd_momentum_step", "long run, no momentum", shape=(4,), steps=40, seed=105,
              hyper={"momentum": 0.0}),
+    # the labs: the device-aware step with SGD under autocast, and the recipe on another split of the digits
+    DeviceTrainCase("device_train_step", "40 SGD steps, lr 0.05, bf16 autocast", optimizer="sgd", lr=0.05,
+                    steps=40, seed=7, amp=True, rtol=1e-4, atol=1e-6),
+    RecipeCase("training_recipe", "SmallCNN on the digits, seed 1", seed=1),
+    ClipCase("clip_grad_norm", "all-zero gradients (no 0/0)", scale=0.0, seed=8),
+    ClipCase("clip_grad_norm", "a 0-d array among them, large norm", shapes=((), (5,), (2, 2)), scale=100.0,
+             max_norm=0.5, seed=9),
 ]

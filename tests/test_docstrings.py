@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["adamcourse.optim." + name for name in ("sgd", "adagrad", "rmsprop", "adam", "adamw", "adamax", "nadam")]
-MODULES += ["adamcourse.optim", "adamcourse.functions", "adamcourse.viz", "adamcourse.runtime"]
+MODULES += ["adamcourse.optim", "adamcourse.functions", "adamcourse.viz", "adamcourse.runtime", "adamcourse.data",
+            "adamcourse.models", "adamcourse.train"]
 
 
 @pytest.mark.parametrize("name", MODULES)

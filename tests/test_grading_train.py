@@ -142,3 +142,62 @@ def test_grading_a_notebook_end_to_end(tmp_path):
     assert results["no_step"].total == 2 and {c.hint for c in results["no_step"].cases} == {STEP_MISSING}
     tensor = results["tensor"].cases
     assert results["tensor"].total == 0 and all(c.hint == TENSOR_HINT for c in tensor)
+
+
+# ---------------------------------------------------------------- device_train_step (the labs' GPU step)
+
+DEVICE_CASES = EXERCISES["device_train_step"].cases
+
+
+def _device_solution(model, x, y, optimizer, device, amp):
+    x, y = x.to(device), y.to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def test_device_cases_cover_float32_and_bf16_autocast():
+    assert [(c.optimizer, c.amp) for c in DEVICE_CASES] == [("sgd", False), ("adam", True)]
+
+
+def test_device_step_full_marks_for_an_independent_solution():
+    for case in DEVICE_CASES:
+        result = _judge(case, _device_solution)
+        assert result.passed and result.points == case.points, result.message
+
+
+def test_device_step_partial_credit_and_hints():
+    from adamcourse.grading.train_case import GRAPH_HINT, SYNC_HINT
+
+    sgd, amp = DEVICE_CASES
+
+    def item(*a):
+        return _device_solution(*a).item()
+
+    def attached(model, x, y, optimizer, device, amp):
+        loss = torch.nn.functional.cross_entropy(model(x.to(device)), y.to(device))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    def no_autocast(model, x, y, optimizer, device, amp):
+        return _device_solution(model, x, y, optimizer, device, False)
+
+    for fn, hint in ((item, SYNC_HINT), (attached, GRAPH_HINT)):
+        result = _judge(sgd, fn)
+        assert result.points == 2 and result.hint == hint, result.message
+    result = _judge(amp, no_autocast)  # float32 numerics where bf16 was asked for: the curve differs
+    assert result.points == 2 and result.hint.startswith("amp=True but no torch.autocast"), result.message
+    assert _judge(sgd, no_autocast).passed  # amp=False: the same step
+
+
+def test_device_step_wrong_return_is_a_clear_error():
+    case = DEVICE_CASES[0]
+    with pytest.raises(Exception, match=r"returned a tensor of shape \(16, 3\) at step 1"):
+        case.run(lambda model, x, *a: model(x), case.inputs())
+    with pytest.raises(Exception, match="returned NoneType None at step 1; expected the loss as a tensor"):
+        case.run(lambda *a: None, case.inputs())

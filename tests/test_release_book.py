@@ -19,14 +19,15 @@ from adamcourse.grading.spec import EXERCISES
 from book_build import ROOT
 
 BOOK = ROOT / "book"
-CHAPTERS = BOOK / "foundations"
 
-#: Each chapter's exercises, in the order its check cells run them.
+#: Each chapter's and lab's exercises (by path under book/), in the order its check cells run them.
 OWN = {
-    "gradient-descent": ["sgd_momentum_step", "gd_max_lr_answer"],
-    "adagrad": ["adagrad_step", "adagrad_effective_lr_answer"],
-    "rmsprop": ["rmsprop_step", "ema_window_answer", "rmsprop_first_step_answer"],
-    "adam": ["adam_step", "adam_first_step_answer"],
+    "foundations/gradient-descent": ["sgd_momentum_step", "gd_max_lr_answer"],
+    "foundations/adagrad": ["adagrad_step", "adagrad_effective_lr_answer"],
+    "foundations/rmsprop": ["rmsprop_step", "ema_window_answer", "rmsprop_first_step_answer"],
+    "foundations/adam": ["adam_step", "adam_first_step_answer"],
+    "labs/cnn": ["train_step", "device_train_step", "training_recipe"],
+    "labs/rnn": ["clip_grad_norm"],
 }
 _CHECK = re.compile(r"""^check\(["'](\w+)["'], (\w+)\)$""", re.M)
 _SUMMARY = re.compile(r"(\d+)/(\d+) public cases passed")
@@ -49,7 +50,7 @@ def _text(cell) -> str:
 
 @pytest.mark.parametrize("chapter", OWN)
 def test_each_chapter_checks_its_own_exercises(chapter):
-    nb = nbformat.read(CHAPTERS / f"{chapter}.ipynb", as_version=4)
+    nb = nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4)
     checks = _checks(nb)
     assert [name for _, name in checks] == OWN[chapter]
     for index, name in checks:
@@ -65,7 +66,7 @@ def test_each_chapter_checks_its_own_exercises(chapter):
 def released(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("released")
     paths = release(BOOK, out)
-    return {p.stem: p for p in paths}
+    return {p.relative_to(out).with_suffix("").as_posix(): p for p in paths}
 
 
 @pytest.mark.parametrize("chapter", OWN)
@@ -82,8 +83,9 @@ def test_released_chapter_runs_with_only_the_exercise_cells_failing(released, ch
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = {i: o["ename"] for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
               if o["output_type"] == "error"}
-    assert errors, "the numeric-answer stubs raise NotImplementedError"
-    assert set(errors.values()) == {"NotImplementedError"}, errors
+    if any(EXERCISES[name].kind == "value" for name in OWN[chapter]):
+        assert errors, "the numeric-answer stubs raise NotImplementedError"
+    assert set(errors.values()) <= {"NotImplementedError"}, errors
     assert set(errors) <= stubs, errors
     checks = _checks(nb)
     assert [name for _, name in checks] == OWN[chapter]
@@ -99,12 +101,12 @@ def test_the_chapters_score_full_marks_on_their_own_exercises(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
     for chapter in OWN:
-        shutil.copy(CHAPTERS / f"{chapter}.ipynb", subs / f"{chapter}.ipynb")
-    limits = Limits(cell_timeout=20, exercise_timeout=20, notebook_timeout=120)
+        shutil.copy(BOOK / f"{chapter}.ipynb", subs / f"{Path(chapter).name}.ipynb")
+    limits = Limits(cell_timeout=20, exercise_timeout=60, notebook_timeout=240, memory_bytes=3 * 2**30)
     results = {r.student: r for r in grade(subs, jobs=2, limits=limits)}
-    assert sorted(results) == sorted(OWN)
+    assert sorted(results) == sorted(Path(chapter).name for chapter in OWN)
     for chapter, names in OWN.items():
-        r = results[chapter]
+        r = results[Path(chapter).name]
         for name in names:
             max_points = sum(c.points for c in EXERCISES[name].cases)
             assert r.points(name) == max_points, (chapter, name, r.status,
@@ -114,7 +116,7 @@ def test_the_chapters_score_full_marks_on_their_own_exercises(tmp_path):
 def test_the_book_shows_every_check_passing(built_book):
     """The HTML (the instructor's notebooks, executed) shows each check's table with all public cases passed."""
     for chapter, names in OWN.items():
-        html = (built_book / "book" / "foundations" / f"{chapter}.html").read_text(encoding="utf-8")
+        html = (built_book / "book" / f"{chapter}.html").read_text(encoding="utf-8")
         summaries = _SUMMARY.findall(html)
         assert summaries and all(n == total for n, total in summaries), (chapter, summaries)
         assert {int(total) for _, total in summaries} == {len(EXERCISES[n].cases) for n in names}

@@ -172,3 +172,88 @@ def test_rcparams_and_pyplot_untouched(rosenbrock_runs):
     _render(viz.plot_effective_lr({"Adam": np.ones(5)}))
     assert dict(matplotlib.rcParams) == before
     assert plt.get_fignums() == figures
+
+
+# ---------------------------------------------------------------- plot_history (the labs' learning curves)
+
+def _history(name, steps_per_epoch=4, epochs=3, seconds_per_step=0.5, metric="accuracy", worse=1.0):
+    from adamcourse.train import History
+
+    h = History(name, "cpu", metric)
+    n = steps_per_epoch * epochs
+    h.step = list(range(1, n + 1))
+    h.step_loss = list(np.geomspace(2.0, 0.1, n))
+    h.step_time = [seconds_per_step * s for s in h.step]
+    h.grad_norm = list(np.linspace(5.0, 1.0, n))
+    h.epoch = list(range(1, epochs + 1))
+    h.epoch_step = [steps_per_epoch * e for e in h.epoch]
+    h.train_loss = list(worse * np.geomspace(1.5, 0.2, epochs))
+    h.val_loss = list(worse * np.geomspace(1.6, 0.3, epochs))
+    h.val_metric = list(np.linspace(0.5, 0.9, epochs) / worse)
+    h.epoch_time = [seconds_per_step * s for s in h.epoch_step]
+    h.examples_per_s = [100.0] * epochs
+    return h
+
+
+def test_plot_history_panels_axes_and_data():
+    adam, sgd = _history("Adam"), _history("SGD", seconds_per_step=0.25, worse=1.5)
+    fig = viz.plot_history([adam, sgd])
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    loss_ax, metric_ax = fig.axes
+    assert loss_ax.get_yscale() == "log" and metric_ax.get_yscale() == "linear"
+    assert metric_ax.get_ylabel() == "validation accuracy" and loss_ax.get_xlabel() == "step"
+    (line,) = _lines(metric_ax, "SGD")
+    np.testing.assert_array_equal(line.get_xdata(), sgd.epoch_step)
+    np.testing.assert_array_equal(line.get_ydata(), sgd.val_metric)
+    assert line.get_color() == viz.OPTIMIZER_COLORS["SGD"]
+    assert _legend_texts(metric_ax) == ["Adam", "SGD"]
+    pixels = _render(fig)
+    assert _has_pixels_of(pixels, viz.OPTIMIZER_COLORS["Adam"])
+    assert _has_pixels_of(pixels, viz.OPTIMIZER_COLORS["SGD"])
+
+
+def test_plot_history_against_time_and_per_step_keys():
+    sgd = _history("SGD", seconds_per_step=0.25)
+    fig = viz.plot_history({"plain SGD": sgd}, x="time", keys=("step_loss", "grad_norm", "val_loss"))
+    assert len(fig.axes) == 3 and all(ax.get_xlabel() == "training time (s)" for ax in fig.axes)
+    (steps,) = _lines(fig.axes[0], "plain SGD")
+    np.testing.assert_array_equal(steps.get_xdata(), sgd.step_time)
+    np.testing.assert_array_equal(steps.get_ydata(), sgd.step_loss)
+    (epochs,) = _lines(fig.axes[2], "plain SGD")
+    np.testing.assert_array_equal(epochs.get_xdata(), sgd.epoch_time)
+
+
+def test_plot_history_same_optimizer_twice_is_dashed_and_bpc_label():
+    a, b = _history("Adam", metric="bpc"), _history("Adam (torch)", metric="bpc")
+    fig = viz.plot_history({"Adam": a, "adam": b}, keys=("val_metric",))
+    first, second = fig.axes[0].get_lines()
+    assert first.get_color() == second.get_color() and first.get_linestyle() == "-"
+    assert second.get_linestyle() == "--"
+    assert fig.axes[0].get_ylabel() == "validation bits per character"
+    fig = viz.plot_history({"Adam (adamcourse)": a, "Adam (torch.optim)": b}, keys=("val_metric",))
+    first, second = fig.axes[0].get_lines()
+    assert first.get_color() == second.get_color() == viz.OPTIMIZER_COLORS["Adam"]
+    assert (first.get_linestyle(), second.get_linestyle()) == ("-", "--")
+
+
+@pytest.mark.parametrize("kwargs, match", [({"x": "epoch"}, "x must be"), ({"keys": ("accuracy",)}, "unknown key")])
+def test_plot_history_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        viz.plot_history([_history("Adam")], **kwargs)
+    with pytest.raises(ValueError, match="at least one"):
+        viz.plot_history([])
+
+
+def test_plot_sweep_lines_log_x_and_diverged_runs():
+    results = {"Adam": {1e-3: 0.9, 1e-2: 0.95, 1e-1: 0.5}, "SGD": {1e-2: 0.6, 1e-1: 0.9, 1.0: float("nan")}}
+    fig = viz.plot_sweep(results, title="sweep")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    (adam_line,) = _lines(ax, "Adam")
+    np.testing.assert_array_equal(adam_line.get_xdata(), [1e-3, 1e-2, 1e-1])
+    np.testing.assert_array_equal(adam_line.get_ydata(), [0.9, 0.95, 0.5])
+    (sgd_line,) = _lines(ax, "SGD")
+    np.testing.assert_array_equal(sgd_line.get_xdata(), [1e-2, 1e-1])  # the diverged run is not on the line
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert len(crosses) == 1 and crosses[0].get_xdata()[0] == 1.0
+    assert _legend_texts(ax) == ["Adam", "SGD"]

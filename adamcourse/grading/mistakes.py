@@ -115,6 +115,22 @@ def _train_step(model, x, y, optimizer, *, zero_grad=True, step=True, step_first
     return loss.item()
 
 
+def _device_step(model, x, y, optimizer, device, amp, *, autocast=True, loss_inside=True, zero_grad=True):
+    import torch
+
+    x, y = x.to(device), y.to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and autocast):
+        logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits, y) if loss_inside else None
+    if loss is None:
+        loss = torch.nn.functional.cross_entropy(logits, y)
+    if zero_grad:
+        optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 #: optimizer.step() missing and optimizer.step() before loss.backward() give the same losses.
 STEP_MISSING = "optimizer.step() missing, or called before loss.backward() (the parameters never change)"
 
@@ -153,6 +169,24 @@ MISTAKES: dict[str, list[tuple[str, object]]] = {
          lambda *a: _train_step(*a, zero_grad=False)),
         (STEP_MISSING, lambda *a: _train_step(*a, step=False)),
         (STEP_MISSING, lambda *a: _train_step(*a, step_first=True)),
+    ],
+    "device_train_step": [
+        ("amp=True but no torch.autocast(device.type, dtype=torch.bfloat16) around the forward pass",
+         lambda *a: _device_step(*a, autocast=False)),
+        ("the loss is computed outside the autocast block (autocast should cover the forward pass and the loss)",
+         lambda *a: _device_step(*a, loss_inside=False)),
+        ("optimizer.zero_grad() missing (the gradients accumulate across steps)",
+         lambda *a: _device_step(*a, zero_grad=False)),
+    ],
+    "clip_grad_norm": [
+        ("each array clipped by its own norm, not by the total norm of all of them",
+         lambda grads, c: [g * min(1.0, c / (np.sqrt(np.sum(g * g)) + 1e-6)) for g in grads]),
+        ("rescaled even when the norm is below max_norm (the factor must be min(1, ...))",
+         lambda grads, c: [g * (c / (np.sqrt(sum(np.sum(h * h) for h in grads)) + 1e-6)) for g in grads]),
+        ("the 1e-6 of torch's formula missing: max_norm / (norm + 1e-6)",
+         lambda grads, c: [g * min(1.0, c / np.sqrt(sum(np.sum(h * h) for h in grads))) for g in grads]),
+        ("square root missing: the total norm is sqrt(sum of squares)",
+         lambda grads, c: [g * min(1.0, c / (sum(np.sum(h * h) for h in grads) + 1e-6)) for g in grads]),
     ],
     "gd_max_lr_answer": [
         ("1/L is stable but not the largest: the limit is 2/L", 1.0 / 4.0),

@@ -357,8 +357,12 @@ class ValueCase(Case):
 
 # ---------------------------------------------------------------- the registry
 
+from .clip_case import SIGNATURE as CLIP_SIGNATURE  # noqa: E402
+from .clip_case import ClipCase  # noqa: E402
+from .recipe_case import SIGNATURE as RECIPE_SIGNATURE  # noqa: E402
+from .recipe_case import RecipeCase  # noqa: E402
+from .train_case import DEVICE_SIGNATURE, DeviceTrainCase, TrainCase  # noqa: E402
 from .train_case import SIGNATURE as TRAIN_SIGNATURE  # noqa: E402 (needs Case, CaseError, CaseResult above)
-from .train_case import TrainCase  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -412,6 +416,17 @@ EXERCISES: dict[str, Exercise] = {e.name: e for e in [
     Exercise("train_step", "function", (TrainCase("train_step", "30 SGD steps, lr 0.1", optimizer="sgd", lr=0.1),
                                         TrainCase("train_step", "30 Adam steps, lr 0.01", optimizer="adam", lr=0.01,
                                                   seed=1)), TRAIN_SIGNATURE),
+    Exercise("device_train_step", "function", (
+        DeviceTrainCase("device_train_step", "30 SGD steps, lr 0.1, float32", optimizer="sgd", lr=0.1),
+        DeviceTrainCase("device_train_step", "30 Adam steps, lr 0.01, bf16 autocast", optimizer="adam", lr=0.01,
+                        seed=1, amp=True, rtol=1e-4, atol=1e-6)), DEVICE_SIGNATURE),
+    Exercise("clip_grad_norm", "function", (
+        ClipCase("clip_grad_norm", "total norm above max_norm: clipped", scale=5.0, max_norm=1.0),
+        ClipCase("clip_grad_norm", "total norm below max_norm: unchanged", scale=0.1, max_norm=1.0, seed=1),
+        ClipCase("clip_grad_norm", "five arrays, max_norm 5", shapes=((6,), (2, 3), (1,), (3, 3), (4, 1)), scale=3.0,
+                 max_norm=5.0, seed=2)), CLIP_SIGNATURE),
+    Exercise("training_recipe", "function", (RecipeCase("training_recipe", "SmallCNN on the digits, seed 0"),),
+             RECIPE_SIGNATURE),
 ]}
 
 

@@ -145,3 +145,100 @@ class TrainCase(Case):
 def _describe(x) -> str:
     from .spec import _describe as describe
     return describe(x)
+
+
+# ---------------------------------------------------------------- the device-aware step of the labs
+
+DEVICE_SIGNATURE = "device_train_step(model, x, y, optimizer, device, amp) -> torch.Tensor (the loss, detached)"
+SYNC_HINT = "returned loss.item(), a Python float: that waits for the GPU at every step; return loss.detach()"
+GRAPH_HINT = "returned the loss still attached to the graph (it keeps every activation alive); return loss.detach()"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceTrainCase(TrainCase):
+    """The labs' GPU step, graded on the CPU: ``device_train_step(model, x, y, optimizer, device, amp)`` moves
+    the batch to ``device``, runs the forward pass and the loss under ``torch.autocast(device.type,
+    dtype=torch.bfloat16, enabled=amp)``, then zero_grad, backward, step, and returns ``loss.detach()`` (a
+    0-d tensor: no host synchronisation per step).
+
+    The model is float32 (autocast acts on float32 only) and ``device`` is the CPU, whose bf16 autocast runs
+    the linear layers in bf16 as CUDA's does. Moving to a device is a no-op on the CPU, so only the numerics,
+    the order of the calls and the return type can be checked here. :meth:`run` returns shape
+    ``(2, steps)``: the losses, and per step 1.0 for a detached tensor, 0.5 for one still in the autograd
+    graph, 0.0 for a float. Three parts of credit: every step returned a detached tensor, the loss fell, the
+    curve equals the reference's (bf16 curves to ``rtol``, which also tells an autocast-free run from an
+    autocast one)."""
+
+    amp: bool = False
+    rtol: float = 1e-5
+    atol: float = 1e-7
+
+    def run(self, fn, inputs) -> np.ndarray:
+        import torch
+
+        model = torch.nn.Sequential(torch.nn.Linear(N_IN, N_HIDDEN), torch.nn.ReLU(),
+                                    torch.nn.Linear(N_HIDDEN, N_OUT))
+        with torch.no_grad():
+            for p, key in zip(model.parameters(), ("W1", "b1", "W2", "b2"), strict=True):
+                p.copy_(torch.as_tensor(np.asarray(inputs[key], dtype=np.float32)))
+        cls = torch.optim.SGD if self.optimizer == "sgd" else torch.optim.Adam
+        optimizer = cls(model.parameters(), lr=self.lr)
+        x = torch.as_tensor(np.asarray(inputs["x"], dtype=np.float32))
+        y = torch.as_tensor(np.asarray(inputs["y"], dtype=np.int64))
+        device, n_batches = torch.device("cpu"), len(x) // self.batch
+        losses, detached = [], []
+        for i in range(self.steps):
+            lo = (i % n_batches) * self.batch
+            with torch.enable_grad():
+                out = fn(model, x[lo:lo + self.batch].clone(), y[lo:lo + self.batch].clone(), optimizer, device,
+                         self.amp)
+            if isinstance(out, torch.Tensor):
+                if out.numel() != 1:
+                    raise CaseError(f"{self.exercise} returned a tensor of shape {tuple(out.shape)} at step "
+                                    f"{i + 1}; expected the loss, a 0-d tensor")
+                detached.append(0.5 if out.requires_grad else 1.0)  # 1: detached; 0.5: still in the graph
+                out = out.detach().double().item()
+            elif isinstance(out, bool) or not isinstance(out, (float, np.floating)):
+                raise CaseError(f"{self.exercise} returned {_describe(out)} at step {i + 1}; expected the loss "
+                                f"as a tensor (loss.detach())")
+            else:
+                detached.append(0.0)
+            losses.append(float(out))
+        return np.array([losses, detached], dtype=np.float64)
+
+    def judge(self, got) -> CaseResult:
+        expected = self.expected()
+        try:
+            got = np.asarray(got, dtype=np.float64)
+        except Exception as e:
+            return self.result(False, f"the losses are not numeric ({type(e).__name__}: {e})")
+        if got.shape != expected.shape:
+            return self.result(False, f"wrong shape: expected {expected.shape}, got {got.shape}")
+        losses, detached = got
+        finite = bool(np.isfinite(losses).all() and (losses >= 0).all())
+        fell = finite and float(losses[-5:].mean()) < self.final_fraction * float(losses[0])
+        same = self._close(losses, expected[0])
+        no_sync = bool((detached == 1).all())
+        parts = [
+            ("returned loss.detach() (a 0-d tensor) at every step", no_sync,
+             "" if no_sync else f"not at {int((detached != 1).sum())} of {detached.size} steps"),
+            (f"final loss below {self.final_fraction:g} x the first", fell,
+             f"mean of the last 5 = {losses[-5:].mean():.4g}, first = {losses[0]:.4g}"),
+            (f"curve matches the reference (rtol={self.rtol:g})", same,
+             "" if same else self._first_difference(expected[0], losses)),
+        ]
+        earned = sum(ok for _, ok, _ in parts)
+        lines = [f"{earned}/3 parts passed over {losses.size} steps ({self.optimizer}, lr={self.lr:g}, "
+                 f"amp={self.amp})"]
+        lines += [f"[{'PASS' if ok else 'FAIL'}] {label}" + (f": {detail}" if detail else "")
+                  for label, ok, detail in parts]
+        hint = None
+        if not same and np.isfinite(losses).all():
+            hint = self._hint(expected, np.array([losses, expected[1]]))
+        if hint is None and not no_sync:
+            hint = SYNC_HINT if (detached == 0).any() else GRAPH_HINT
+        return CaseResult(self.exercise, self.name, self.hidden, self.points * earned / 3, self.points,
+                          earned == 3, "\n".join(lines), hint)
+
+    def _same(self, a, b) -> bool:
+        return a.shape == b.shape and self._close(a[0], b[0])
