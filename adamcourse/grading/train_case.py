@@ -66,24 +66,44 @@ class TrainCase(Case):
                 "W1": rng.uniform(-b1, b1, (N_HIDDEN, N_IN)), "b1": rng.uniform(-b1, b1, N_HIDDEN),
                 "W2": rng.uniform(-b2, b2, (N_OUT, N_HIDDEN)), "b2": rng.uniform(-b2, b2, N_OUT)}
 
-    def run(self, fn, inputs) -> np.ndarray:
+    def _setup(self, inputs, dtype):
+        """The MLP with the case's initial weights, its optimizer, and the data, all in ``dtype``."""
         import torch
 
         model = torch.nn.Sequential(torch.nn.Linear(N_IN, N_HIDDEN), torch.nn.ReLU(),
-                                    torch.nn.Linear(N_HIDDEN, N_OUT)).double()
+                                    torch.nn.Linear(N_HIDDEN, N_OUT)).to(dtype)
         with torch.no_grad():
             for p, key in zip(model.parameters(), ("W1", "b1", "W2", "b2"), strict=True):
                 p.copy_(torch.as_tensor(np.asarray(inputs[key], dtype=np.float64)))
         cls = torch.optim.SGD if self.optimizer == "sgd" else torch.optim.Adam
-        optimizer = cls(model.parameters(), lr=self.lr)
-        x = torch.as_tensor(np.asarray(inputs["x"], dtype=np.float64))
+        x = torch.as_tensor(np.asarray(inputs["x"], dtype=np.float64)).to(dtype)
         y = torch.as_tensor(np.asarray(inputs["y"], dtype=np.int64))
+        return model, cls(model.parameters(), lr=self.lr), x, y
+
+    def _batches(self, x, y):
+        """``steps`` minibatches ``(i, x_i, y_i)`` in order, wrapping around; copies, so nothing leaks back."""
         n_batches = len(x) // self.batch
-        losses = []
         for i in range(self.steps):
             lo = (i % n_batches) * self.batch
+            yield i, x[lo:lo + self.batch].clone(), y[lo:lo + self.batch].clone()
+
+    def _credit(self, parts, header: str, hint: str | None) -> CaseResult:
+        """A third of the points for each ``(label, passed, detail)`` of ``parts``."""
+        earned = sum(ok for _, ok, _ in parts)
+        lines = [f"{earned}/3 parts passed over {self.steps} steps ({header})"]
+        lines += [f"[{'PASS' if ok else 'FAIL'}] {label}" + (f": {detail}" if detail else "")
+                  for label, ok, detail in parts]
+        return CaseResult(self.exercise, self.name, self.hidden, self.points * earned / 3, self.points,
+                          earned == 3, "\n".join(lines), hint)
+
+    def run(self, fn, inputs) -> np.ndarray:
+        import torch
+
+        model, optimizer, x, y = self._setup(inputs, torch.float64)
+        losses = []
+        for i, xb, yb in self._batches(x, y):
             with torch.enable_grad():
-                out = fn(model, x[lo:lo + self.batch].clone(), y[lo:lo + self.batch].clone(), optimizer)
+                out = fn(model, xb, yb, optimizer)
             if isinstance(out, torch.Tensor):
                 raise CaseError(f"{self.exercise} returned a torch Tensor at step {i + 1}: {TENSOR_HINT}")
             if isinstance(out, bool) or not isinstance(out, (float, np.floating)):
@@ -125,13 +145,8 @@ class TrainCase(Case):
             (f"curve matches the reference (rtol={self.rtol:g})", same, "" if same else self._first_difference(
                 expected, got)),
         ]
-        earned = sum(ok for _, ok, _ in parts)
-        lines = [f"{earned}/3 parts passed over {got.size} steps ({self.optimizer}, lr={self.lr:g})"]
-        lines += [f"[{'PASS' if ok else 'FAIL'}] {label}" + (f": {detail}" if detail else "")
-                  for label, ok, detail in parts]
         hint = None if same or not np.isfinite(got).all() else self._hint(expected, got)
-        return CaseResult(self.exercise, self.name, self.hidden, self.points * earned / 3, self.points,
-                          earned == 3, "\n".join(lines), hint)
+        return self._credit(parts, f"{self.optimizer}, lr={self.lr:g}", hint)
 
     def _first_difference(self, expected, got) -> str:
         bad = ~np.isclose(got, expected, rtol=self.rtol, atol=self.atol, equal_nan=True)
@@ -176,22 +191,12 @@ class DeviceTrainCase(TrainCase):
     def run(self, fn, inputs) -> np.ndarray:
         import torch
 
-        model = torch.nn.Sequential(torch.nn.Linear(N_IN, N_HIDDEN), torch.nn.ReLU(),
-                                    torch.nn.Linear(N_HIDDEN, N_OUT))
-        with torch.no_grad():
-            for p, key in zip(model.parameters(), ("W1", "b1", "W2", "b2"), strict=True):
-                p.copy_(torch.as_tensor(np.asarray(inputs[key], dtype=np.float32)))
-        cls = torch.optim.SGD if self.optimizer == "sgd" else torch.optim.Adam
-        optimizer = cls(model.parameters(), lr=self.lr)
-        x = torch.as_tensor(np.asarray(inputs["x"], dtype=np.float32))
-        y = torch.as_tensor(np.asarray(inputs["y"], dtype=np.int64))
-        device, n_batches = torch.device("cpu"), len(x) // self.batch
+        model, optimizer, x, y = self._setup(inputs, torch.float32)
+        device = torch.device("cpu")
         losses, detached = [], []
-        for i in range(self.steps):
-            lo = (i % n_batches) * self.batch
+        for i, xb, yb in self._batches(x, y):
             with torch.enable_grad():
-                out = fn(model, x[lo:lo + self.batch].clone(), y[lo:lo + self.batch].clone(), optimizer, device,
-                         self.amp)
+                out = fn(model, xb, yb, optimizer, device, self.amp)
             if isinstance(out, torch.Tensor):
                 if out.numel() != 1:
                     raise CaseError(f"{self.exercise} returned a tensor of shape {tuple(out.shape)} at step "
@@ -227,18 +232,12 @@ class DeviceTrainCase(TrainCase):
             (f"curve matches the reference (rtol={self.rtol:g})", same,
              "" if same else self._first_difference(expected[0], losses)),
         ]
-        earned = sum(ok for _, ok, _ in parts)
-        lines = [f"{earned}/3 parts passed over {losses.size} steps ({self.optimizer}, lr={self.lr:g}, "
-                 f"amp={self.amp})"]
-        lines += [f"[{'PASS' if ok else 'FAIL'}] {label}" + (f": {detail}" if detail else "")
-                  for label, ok, detail in parts]
         hint = None
         if not same and np.isfinite(losses).all():
             hint = self._hint(expected, np.array([losses, expected[1]]))
         if hint is None and not no_sync:
             hint = SYNC_HINT if (detached == 0).any() else GRAPH_HINT
-        return CaseResult(self.exercise, self.name, self.hidden, self.points * earned / 3, self.points,
-                          earned == 3, "\n".join(lines), hint)
+        return self._credit(parts, f"{self.optimizer}, lr={self.lr:g}, amp={self.amp}", hint)
 
     def _same(self, a, b) -> bool:
         return a.shape == b.shape and self._close(a[0], b[0])
