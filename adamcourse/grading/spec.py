@@ -95,6 +95,17 @@ class Case:
         """Whether two outputs agree within this case's tolerances (for hints)."""
         raise NotImplementedError
 
+    def _as_expected(self, got, expected: np.ndarray, noun: str, shape_note: str = ""):
+        """``(got as float64, None)``, or ``(None, failed result)`` when ``got`` is not numeric or its shape
+        is not ``expected``'s."""
+        try:
+            got = np.asarray(got, dtype=np.float64)
+        except Exception as e:
+            return None, self.result(False, f"{noun} not numeric ({type(e).__name__}: {e})")
+        if got.shape != expected.shape:
+            return None, self.result(False, f"wrong shape: expected {expected.shape}{shape_note}, got {got.shape}")
+        return got, None
+
     def _hint(self, expected: np.ndarray, got: np.ndarray) -> str | None:
         """The name of the known mistake (mistakes.py) whose output ``got`` matches, if any."""
         from .mistakes import MISTAKES
@@ -251,13 +262,10 @@ class StepCase(Case):
 
     def judge(self, got) -> CaseResult:
         expected = self.expected()
-        try:
-            got = np.asarray(got, dtype=np.float64)
-        except Exception as e:
-            return self.result(False, f"the output is not numeric ({type(e).__name__}: {e})")
-        if got.shape != expected.shape:
-            return self.result(False, f"wrong shape: expected {expected.shape} = (steps, outputs "
-                                      f"({', '.join(self.output_names)}), *{self.shape}), got {got.shape}")
+        got, failed = self._as_expected(got, expected, "the output is",
+                                        f" = (steps, outputs ({', '.join(self.output_names)}), *{self.shape})")
+        if failed:
+            return failed
         message = self._mismatch(expected, got)
         if message is None:
             n = expected.shape[0]

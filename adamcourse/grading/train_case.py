@@ -127,12 +127,9 @@ class TrainCase(Case):
 
     def judge(self, got) -> CaseResult:
         expected = self.expected()
-        try:
-            got = np.asarray(got, dtype=np.float64)
-        except Exception as e:
-            return self.result(False, f"the losses are not numeric ({type(e).__name__}: {e})")
-        if got.shape != expected.shape:
-            return self.result(False, f"wrong shape: expected {expected.shape} (one loss per step), got {got.shape}")
+        got, failed = self._as_expected(got, expected, "the losses are", " (one loss per step)")
+        if failed:
+            return failed
         finite = bool(np.isfinite(got).all() and (got >= 0).all())
         final, start = float(got[-5:].mean()), float(got[0])
         fell = finite and final < self.final_fraction * start
@@ -213,12 +210,9 @@ class DeviceTrainCase(TrainCase):
 
     def judge(self, got) -> CaseResult:
         expected = self.expected()
-        try:
-            got = np.asarray(got, dtype=np.float64)
-        except Exception as e:
-            return self.result(False, f"the losses are not numeric ({type(e).__name__}: {e})")
-        if got.shape != expected.shape:
-            return self.result(False, f"wrong shape: expected {expected.shape}, got {got.shape}")
+        got, failed = self._as_expected(got, expected, "the losses are")
+        if failed:
+            return failed
         losses, detached = got
         finite = bool(np.isfinite(losses).all() and (losses >= 0).all())
         fell = finite and float(losses[-5:].mean()) < self.final_fraction * float(losses[0])
