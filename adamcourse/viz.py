@@ -1,10 +1,15 @@
-"""Plots for the chapters: optimizer paths on contour maps, loss curves, effective learning rates.
+"""Plots for the chapters: optimizer paths on contour maps, loss curves, effective learning rates, tables.
 
 Every function returns a :class:`matplotlib.figure.Figure` and leaves ``matplotlib.rcParams`` and pyplot's
 state alone (the figures are built with :class:`~matplotlib.figure.Figure`, not ``plt.figure``, so nothing
 is shown twice in a notebook: end a cell with the figure, or call ``display(fig)``). Pass ``ax=`` to draw
-into an existing axes instead (then its figure is returned). Each optimizer name keeps one colour in every
-plot (:func:`color_for`).
+into an existing axes instead (then its figure is returned).
+
+Figures are sized for the book's text column (:data:`COLUMN_WIDTH` inches at :data:`DPI`, so a page shows
+them at their natural size, never scaled down): make hand-drawn figures with :func:`figure`. Each optimizer
+name keeps one colour and one line style in every plot (:func:`style_for`), from the Okabe–Ito palette,
+which stays distinct under the common colour-vision deficiencies; the line styles keep the curves apart in
+grey scale too.
 
 Example::
 
@@ -15,60 +20,239 @@ Example::
     ...         "Adam": functions.run(adam, p, steps=300, lr=0.05)}
     >>> fig = viz.plot_trajectories(p, runs)
     >>> fig = viz.plot_losses({k: r.losses for k, r in runs.items()}, f_min=p.f_min)
+    >>> fig, (left, right) = viz.figure(2)
 """
 
 from __future__ import annotations
 
+import html
 import itertools
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter, LogLocator
 
 from .functions import Problem, Trajectory
 
-FIGSIZE = (6.5, 4.5)  # inches: a book page's width
+DPI = 100  # the notebook's inline backend renders a figure at its own dpi
+COLUMN_WIDTH = 6.6  # inches: 660 px at DPI, inside the book's ~690 px text column (with bbox "tight" padding)
+FIGSIZE = (COLUMN_WIDTH, 4.4)  # one panel
 FLOOR = 1e-16  # losses and rates are clipped to this on log axes, so a zero shows instead of vanishing
 
-OPTIMIZER_COLORS = {
-    "SGD": "tab:blue", "Momentum": "tab:cyan", "Adagrad": "tab:green", "RMSprop": "tab:orange",
-    "Adam": "tab:red", "AdamW": "tab:purple", "Adamax": "tab:brown", "NAdam": "tab:pink",
+# Okabe & Ito (2008), "Color universal design": eight colours told apart by every common colour vision.
+PALETTE = {"blue": "#0072B2", "vermillion": "#D55E00", "bluish green": "#009E73", "orange": "#E69F00",
+           "sky blue": "#56B4E9", "reddish purple": "#CC79A7", "black": "#000000", "yellow": "#F0E442"}
+# Dash patterns, distinct in grey scale (matplotlib's on/off lengths in points).
+LINESTYLES = {"solid": "-", "dashed": "--", "dashdot": "-.", "dotted": ":",
+              "long dash": (0, (8, 2)), "dash dot dot": (0, (6, 2, 1, 2, 1, 2)), "dense dot": (0, (1, 1)),
+              "long dash dot": (0, (10, 2, 2, 2))}
+OPTIMIZER_STYLES = {
+    "SGD": (PALETTE["blue"], "--"), "Momentum": (PALETTE["sky blue"], "-."),
+    "Adagrad": (PALETTE["bluish green"], ":"), "RMSprop": (PALETTE["orange"], (0, (8, 2))),
+    "Adam": (PALETTE["vermillion"], "-"), "AdamW": (PALETTE["reddish purple"], (0, (6, 2, 1, 2, 1, 2))),
+    "Adamax": (PALETTE["black"], (0, (1, 1))), "NAdam": ("#882255", (0, (10, 2, 2, 2))),
 }
-_CYCLE = ["tab:olive", "tab:gray", "black", "#1f3b73", "#8c6d00", "#2e7d32", "#b23a48", "#5e35b1"]
+OPTIMIZER_COLORS = {name: color for name, (color, _) in OPTIMIZER_STYLES.items()}
+# Other names (variants, settings): Paul Tol's colour-blind-safe "muted" scheme, none of the colours above.
+_CYCLE = ["#332288", "#117733", "#999933", "#AA4499", "#44AA99", "#DDCC77", "#661100", "#6699CC"]
+_STYLE_CYCLE = ["-", "--", "-.", ":", (0, (8, 2)), (0, (6, 2, 1, 2, 1, 2)), (0, (1, 1)), (0, (10, 2, 2, 2))]
 _KEY = re.compile(r"[^a-z0-9]")
-_FIXED = {_KEY.sub("", name.lower()): color for name, color in OPTIMIZER_COLORS.items()}
-_assigned: dict[str, str] = {}
-_next = itertools.cycle(_CYCLE)
+_FIXED = {_KEY.sub("", name.lower()): style for name, style in OPTIMIZER_STYLES.items()}
+_assigned: dict[str, tuple[str, object]] = {}
+_next = itertools.cycle(zip(_CYCLE, _STYLE_CYCLE, strict=True))
 
 
-def color_for(name: str) -> str:
-    """The colour of the optimizer called ``name``, the same in every plot of the session.
+def style_for(name: str) -> dict:
+    """The colour and line style of the series called ``name``, the same in every plot of the session.
 
-    The names of :data:`OPTIMIZER_COLORS` match ignoring case, spaces, hyphens and underscores
-    (``"rmsprop"``, ``"Nadam"``); any other name gets the next colour of a fixed cycle on first use and
-    keeps it.
+    The names of :data:`OPTIMIZER_STYLES` match ignoring case, spaces, hyphens and underscores
+    (``"rmsprop"``, ``"Nadam"``); any other name gets the next pair of a fixed colour-blind-safe cycle on
+    first use and keeps it. Use as ``ax.plot(x, y, **viz.style_for("Adam"))``.
     """
     key = _KEY.sub("", name.lower())
     if key in _FIXED:
-        return _FIXED[key]
-    if key not in _assigned:
-        _assigned[key] = next(_next)
-    return _assigned[key]
+        color, linestyle = _FIXED[key]
+    else:
+        if key not in _assigned:
+            _assigned[key] = next(_next)
+        color, linestyle = _assigned[key]
+    return {"color": color, "linestyle": linestyle}
+
+
+def color_for(name: str) -> str:
+    """The colour of :func:`style_for` alone."""
+    return style_for(name)["color"]
+
+
+def figure(panels: int = 1, *, height: float | None = None, sharex: bool = False,
+           sharey: bool = False) -> tuple[Figure, list[Axes]]:
+    """A figure exactly as wide as the book's text column, with ``panels`` axes.
+
+    One or two panels side by side; three or more are stacked two per row, so that no panel is narrower
+    than half the column (its text would fall below the body's footnote size). ``height`` is the height
+    in inches of one row (default: 4.4 for one panel, 3.3 for a row of two). Returns ``(fig, axes)``.
+    """
+    if not isinstance(panels, int) or panels < 1:
+        raise ValueError(f"panels must be a positive int, got {panels!r}")
+    ncols = 1 if panels == 1 else 2
+    nrows = math.ceil(panels / ncols)
+    row = height if height is not None else (FIGSIZE[1] if panels == 1 else 3.3)
+    if row <= 0:
+        raise ValueError(f"height must be > 0, got {height!r}")
+    fig = Figure(figsize=(COLUMN_WIDTH, row * nrows), dpi=DPI, layout="constrained")
+    grid = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex, sharey=sharey)
+    axes = list(grid.ravel())
+    for extra in axes[panels:]:  # an odd count leaves the last cell empty
+        extra.remove()
+    return fig, axes[:panels]
+
+
+def legend(ax: Axes, where: str = "inside", **kwargs) -> None:
+    """A legend that squeezes no plot: ``"inside"`` the axes where it hides least (matplotlib's "best"),
+    or ``"below"`` them, in as many columns as fit. Extra keyword arguments go to :meth:`Axes.legend`."""
+    if where == "inside":
+        ax.legend(loc=kwargs.pop("loc", "best"), framealpha=0.85, **kwargs)
+    elif where == "below":
+        handles, _ = ax.get_legend_handles_labels()
+        ncols = kwargs.pop("ncols", min(len(handles), 4) or 1)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=ncols, frameon=False, **kwargs)
+    else:
+        raise ValueError(f"where must be 'inside' or 'below', got {where!r}")
+
+
+class _PlainLogFormatter(Formatter):
+    """Tick labels 0.01, 0.1, 1, 10, 100 on a log axis (``10^k`` beyond 1e-4 .. 1e4), never ``6x10^0``.
+
+    On a minor tick the label is drawn only when the axis spans less than about one decade (when no major
+    tick, or only one, would be labelled) and the mantissa is 2 or 5."""
+
+    def __init__(self, minor: bool = False):
+        self.minor = minor
+
+    def __call__(self, value, pos=None):
+        if not np.isfinite(value) or value <= 0:
+            return ""
+        exponent = math.floor(math.log10(value) + 1e-9)
+        mantissa = value / 10.0 ** exponent
+        if self.minor:
+            lo, hi = sorted(self.axis.get_view_interval())
+            if lo <= 0 or math.log10(hi / lo) > 1.2 or round(mantissa) not in (2, 5):
+                return ""
+        if -4 <= exponent <= 4:
+            return f"{value:.{max(0, -exponent)}f}" if exponent < 0 else f"{value:g}"
+        if abs(mantissa - 1) < 1e-6:
+            return rf"$10^{{{exponent}}}$"
+        return rf"${mantissa:.0f}\times 10^{{{exponent}}}$"
+
+
+def plain_log_ticks(ax: Axes, axis: str = "y") -> None:
+    """Label the log-scaled ``axis`` (``"x"``, ``"y"`` or ``"both"``) of ``ax`` with plain numbers."""
+    if axis not in ("x", "y", "both"):
+        raise ValueError(f"axis must be 'x', 'y' or 'both', got {axis!r}")
+    for name in ("x", "y") if axis == "both" else (axis,):
+        target = ax.xaxis if name == "x" else ax.yaxis
+        target.set_major_locator(LogLocator(base=10.0, numticks=12))
+        target.set_minor_locator(LogLocator(base=10.0, subs=tuple(range(2, 10)), numticks=12))
+        target.set_major_formatter(_PlainLogFormatter())
+        target.set_minor_formatter(_PlainLogFormatter(minor=True))
+
+
+class Table:
+    """A table for a notebook page: HTML in Jupyter and the book (cells never wrap), text elsewhere.
+
+    Made by :func:`table`; ``rows`` (a list of lists of formatted strings) and ``columns`` are public."""
+
+    def __init__(self, columns: list[str], rows: list[list[str]], caption: str | None = None):
+        self.columns, self.rows, self.caption = columns, rows, caption
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
+                       for row in self.rows)
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        # Inline styles, so that Jupyter, Colab and the book all show it the same: the table scrolls in its
+        # own box on a narrow screen instead of wrapping "93 (lr 1.8)" or widening the page.
+        return (f'<div class="adamcourse-table" style="overflow-x: auto; max-width: 100%">'
+                f'<table class="table" style="white-space: nowrap; width: auto">{caption}'
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+    def __str__(self) -> str:
+        cells = [self.columns, *self.rows]
+        widths = [max(len(row[j]) for row in cells) for j in range(len(self.columns))]
+        lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(([self.caption] if self.caption else []) + lines)
+
+    __repr__ = __str__
+
+
+def _format(value, spec) -> str:
+    if callable(spec):
+        return str(spec(value))
+    if spec is not None:
+        return format(value, spec)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def table(rows, columns: Sequence[str] | None = None, *, caption: str | None = None,
+          formats: Mapping[str, str | Callable] | None = None) -> Table:
+    """A :class:`Table` from a list of dicts, a list of tuples with ``columns``, or a dict of columns.
+
+    ``formats`` maps a column name to a format spec (``".3f"``, ``".1%"``) or a callable returning the
+    cell's text; other floats show 4 significant digits. Cells are escaped, so they hold text, not markup.
+
+    >>> print(table([{"optimizer": "Adam", "steps": 93}, {"optimizer": "SGD", "steps": 461}]))
+    optimizer  steps
+    ---------  -----
+    Adam       93
+    SGD        461
+    """
+    formats = dict(formats or {})
+    if isinstance(rows, Mapping):  # a dict of columns
+        names = list(rows)
+        lengths = {len(rows[n]) for n in names}
+        if len(lengths) > 1:
+            raise ValueError(f"the columns of a table must have one length, got lengths {sorted(lengths)}")
+        records = [dict(zip(names, values, strict=True)) for values in zip(*rows.values(), strict=True)]
+    else:
+        records = list(rows)
+        if records and isinstance(records[0], Mapping):
+            names = list(columns) if columns is not None else list(records[0])
+        else:
+            if columns is None:
+                raise ValueError("rows given as sequences need `columns`")
+            names = list(columns)
+            for i, row in enumerate(records):
+                if len(row) != len(names):
+                    raise ValueError(f"row {i} has {len(row)} cells for {len(names)} columns")
+            records = [dict(zip(names, row, strict=True)) for row in records]
+    unknown = set(formats) - set(names)
+    if unknown:
+        raise ValueError(f"formats for unknown columns {sorted(unknown)}; columns: {names}")
+    for i, record in enumerate(records):
+        missing = [n for n in names if n not in record]
+        if missing:
+            raise ValueError(f"row {i} has no value for {missing}")
+    cells = [[_format(record[n], formats.get(n)) for n in names] for record in records]
+    return Table([str(n) for n in names], cells, caption)
 
 
 def _figure_and_axes(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax
-    fig = Figure(figsize=FIGSIZE, layout="constrained")
-    return fig, fig.add_subplot()
+    fig, (ax,) = figure(1)
+    return fig, ax
 
 
-def _legend(ax: Axes) -> None:
-    """Outside the axes on the right, so it never hides a curve."""
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small")
+def _legend(ax: Axes, where: str = "inside") -> None:
+    legend(ax, where)
 
 
 def _as_path(traj: Trajectory | np.ndarray, name: str) -> np.ndarray:
@@ -114,7 +298,7 @@ def plot_trajectories(problem: Problem, trajectories: Mapping[str, Trajectory | 
     starts = []
     for name, traj in trajectories.items():
         path = _as_path(traj, name)
-        ax.plot(path[:, 0], path[:, 1], "-o", color=color_for(name), label=name, lw=1.6, ms=3,
+        ax.plot(path[:, 0], path[:, 1], marker="o", **style_for(name), label=name, lw=1.6, ms=3,
                 markevery=max(1, len(path) // 40), zorder=3)
         if not any(np.allclose(path[0], s) for s in starts):
             starts.append(path[0])
@@ -122,10 +306,10 @@ def plot_trajectories(problem: Problem, trajectories: Mapping[str, Trajectory | 
         ax.plot(*np.array(starts).T, "o", ms=9, mfc="white", mec="black", mew=1.5, ls="none",
                 label="start", zorder=4)
     ax.plot(*problem.minima.T, "*", ms=16, mfc="gold", mec="black", mew=1, ls="none", label="minimum",
-            zorder=4)
+            zorder=5)  # above every path, so a run that overshoots never hides it
     ax.set(xlim=(x_lo, x_hi), ylim=(y_lo, y_hi), xlabel=r"$\theta_1$", ylabel=r"$\theta_2$",
            title=problem.name if title is None else title)
-    _legend(ax)
+    _legend(ax, "below")
     return fig
 
 
@@ -140,9 +324,13 @@ def _log_curves(ax: Axes, curves: Mapping[str, np.ndarray], start: int) -> None:
         columns = values.reshape(len(values), -1).T
         steps = np.arange(start, start + len(values))
         for j, column in enumerate(columns):
-            label = name if len(columns) == 1 else rf"{name}, $\theta_{{{j + 1}}}$"
-            ax.plot(steps, column, styles[j % len(styles)], color=color_for(name), label=label, lw=1.6)
+            if len(columns) == 1:
+                ax.plot(steps, column, **style_for(name), label=name, lw=1.6)
+            else:  # one colour per name, one line style per coordinate
+                ax.plot(steps, column, styles[j % len(styles)], color=color_for(name),
+                        label=rf"{name}, $\theta_{{{j + 1}}}$", lw=1.6)
     ax.set_yscale("log")
+    plain_log_ticks(ax, "y")
     ax.grid(True, which="major", alpha=0.3)
     _legend(ax)
 
@@ -190,9 +378,9 @@ def plot_history(histories, *, x: str = "step", keys: tuple[str, ...] = ("train_
     ``x``: ``"step"`` (optimizer steps) or ``"time"`` (seconds of training). ``keys``: per-step fields
     (``"step_loss"``, ``"grad_norm"``, drawn as thin lines) or per-epoch fields (``"train_loss"``,
     ``"val_loss"``, ``"val_metric"``, ``"examples_per_s"``, drawn with a marker at the end of each epoch).
-    Losses and gradient norms are on a log scale. A label takes the colour of its text before `` (``, so
-    ``"Adam (torch.optim)"`` is drawn in Adam's colour; a label whose colour is already taken in the figure
-    (two runs of one optimizer) is drawn dashed.
+    Losses and gradient norms are on a log scale. A label takes the colour and line style of its text up to
+    the first parenthesis, so ``"Adam (torch.optim)"`` is drawn as Adam; a label whose colour is already
+    taken in the figure (two runs of one optimizer) gets another line style.
     """
     if x not in ("step", "time"):
         raise ValueError(f"x must be 'step' or 'time', got {x!r}")
@@ -204,12 +392,12 @@ def plot_history(histories, *, x: str = "step", keys: tuple[str, ...] = ("train_
     runs = dict(histories) if isinstance(histories, Mapping) else {h.name: h for h in histories}
     if not runs or not keys:
         raise ValueError("plot_history needs at least one history and one key")
-    fig = Figure(figsize=(max(FIGSIZE[0], 3.4 * len(keys) + 1.6), 3.6), layout="constrained")
-    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    fig, axes = figure(len(keys))
     styles, used = {}, set()
     for name in runs:
-        color = color_for(name.split(" (")[0])  # "Adam (torch.optim)" takes Adam's colour
-        styles[name] = (color, "--" if color in used else "-")
+        style = style_for(name.split(" (")[0])  # "Adam (torch.optim)" takes Adam's colour and style
+        color, base = style["color"], style["linestyle"]
+        styles[name] = (color, ("--" if base == "-" else "-") if color in used else base)
         used.add(color)
     metric = next((h.metric for h in runs.values() if h.metric), None)
     for ax, key in zip(axes, keys, strict=True):
@@ -218,39 +406,51 @@ def plot_history(histories, *, x: str = "step", keys: tuple[str, ...] = ("train_
             y = np.asarray(getattr(h, key), dtype=np.float64)
             if key in _PER_STEP:
                 t = np.asarray(h.step if x == "step" else h.step_time, dtype=np.float64)[:len(y)]
-                ax.plot(t, y, style, color=color, label=name, lw=0.9, alpha=0.85)
+                ax.plot(t, y, linestyle=style, color=color, label=name, lw=0.9, alpha=0.85)
             else:
                 t = np.asarray(h.epoch_step if x == "step" else h.epoch_time, dtype=np.float64)[:len(y)]
-                ax.plot(t, y, style, color=color, label=name, lw=1.6, marker="o", ms=3)
+                ax.plot(t, y, linestyle=style, color=color, label=name, lw=1.6, marker="o", ms=3)
         if "loss" in key or key == "grad_norm":
             ax.set_yscale("log")
+            plain_log_ticks(ax, "y")
         ylabel = _METRIC_LABELS.get(metric, f"validation {metric}") if key == "val_metric" else _LABELS[key]
         ax.set(xlabel="step" if x == "step" else "training time (s)", ylabel=ylabel)
         ax.grid(True, which="major", alpha=0.3)
-    _legend(axes[-1])
+    _legend(axes[-1], "below")
     if title is not None:
         fig.suptitle(title)
     return fig
 
 
-def plot_sweep(results: Mapping[str, Mapping[float, float]], *, ylabel: str = "final validation accuracy",
-               title: str | None = None, ax: Axes | None = None) -> Figure:
+def plot_sweep(results: Mapping[str, Mapping[float, float | Sequence[float]]], *,
+               ylabel: str = "final validation accuracy", title: str | None = None,
+               ax: Axes | None = None) -> Figure:
     """A learning-rate sweep: the final metric against the learning rate (log scale), one line per optimizer.
 
-    ``results`` maps an optimizer's name to ``{lr: value}``. A run that diverged (``nan``/``inf``) is drawn
-    as a cross at the bottom of the axes, so a learning rate that blew up shows instead of vanishing.
+    ``results`` maps an optimizer's name to ``{lr: value}`` or, for several seeds, ``{lr: [value per
+    seed]}``: then the line joins the means and a band spans the seeds' minimum to maximum. A learning
+    rate at which a run (any seed) diverged (``nan``/``inf``) is drawn as a cross at the bottom of the axes
+    and left off the line, so a learning rate that blew up shows instead of vanishing.
     """
     fig, ax = _figure_and_axes(ax)
     for name, points in results.items():
         lrs = np.array(sorted(points), dtype=np.float64)
-        values = np.array([points[lr] for lr in sorted(points)], dtype=np.float64)
-        ok = np.isfinite(values)
-        ax.plot(lrs[ok], values[ok], "-o", color=color_for(name), label=name, lw=1.6, ms=4)
+        values = [np.atleast_1d(np.asarray(points[lr], dtype=np.float64)) for lr in sorted(points)]
+        if any(v.ndim != 1 or v.size == 0 for v in values):
+            raise ValueError(f"{name!r}: each learning rate needs a number or a non-empty list of numbers")
+        ok = np.array([np.isfinite(v).all() for v in values])
+        mean = np.array([v.mean() if good else np.nan for v, good in zip(values, ok, strict=True)])
+        ax.plot(lrs[ok], mean[ok], marker="o", **style_for(name), label=name, lw=1.6, ms=4)
+        if any(v.size > 1 for v in values) and ok.any():
+            low = np.array([v.min() for v in values])[ok]
+            high = np.array([v.max() for v in values])[ok]
+            ax.fill_between(lrs[ok], low, high, color=color_for(name), alpha=0.18, lw=0)
         if (~ok).any():
             ax.plot(lrs[~ok], np.zeros((~ok).sum()), "x", color=color_for(name), ms=8, mew=2,
                     transform=ax.get_xaxis_transform(), clip_on=False)
     ax.set_xscale("log")
+    plain_log_ticks(ax, "x")
     ax.set(xlabel="learning rate", ylabel=ylabel, title=title)
     ax.grid(True, which="major", alpha=0.3)
-    _legend(ax)
+    _legend(ax, "below")
     return fig

@@ -257,3 +257,112 @@ def test_plot_sweep_lines_log_x_and_diverged_runs():
     crosses = [line for line in ax.get_lines() if line.get_marker() == "x"]
     assert len(crosses) == 1 and crosses[0].get_xdata()[0] == 1.0
     assert _legend_texts(ax) == ["Adam", "SGD"]
+
+
+# ---------------------------------------------------------------- column-width figures, palette, ticks, tables
+
+
+def _png_width(fig: Figure) -> int:
+    """Width in pixels of the PNG that Jupyter's inline backend shows (fig.dpi, bbox_inches="tight")."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches="tight")
+    buffer.seek(0)
+    return matplotlib.image.imread(buffer, format="png").shape[1]
+
+
+@pytest.mark.parametrize("panels, shape", [(1, (1, 1)), (2, (1, 2)), (3, (2, 2)), (4, (2, 2))])
+def test_figure_fits_the_text_column(panels, shape):
+    fig, axes = viz.figure(panels)
+    assert len(axes) == panels == len(fig.axes)  # an odd count leaves no empty axes behind
+    rows = {round(ax.get_position().y0, 3) for ax in axes}
+    assert len(rows) == shape[0]
+    for ax in axes:
+        ax.plot([1, 2], [3, 4], label="a")
+        ax.set(xlabel="step $t$", ylabel="loss")
+    assert _png_width(fig) <= 690  # the book's text column at 1280 px: shown at natural size, not shrunk
+
+
+def test_library_figures_fit_the_text_column(rosenbrock_runs):
+    p, runs = rosenbrock_runs
+    figures = [viz.plot_trajectories(p, runs), viz.plot_losses({"Adam": runs["Adam"].losses}),
+               viz.plot_history([_history("Adam"), _history("SGD")], keys=("train_loss", "val_metric")),
+               viz.plot_sweep({"Adam": {1e-3: [0.9, 0.8], 1e-2: [0.95, 0.9]}})]
+    for fig in figures:
+        assert _png_width(fig) <= 690
+
+
+def test_figure_bad_arguments():
+    with pytest.raises(ValueError, match="panels must be a positive int"):
+        viz.figure(0)
+    with pytest.raises(ValueError, match="height must be > 0"):
+        viz.figure(1, height=-1.0)
+    with pytest.raises(ValueError, match="where must be"):
+        viz.legend(viz.figure()[1][0], where="right")
+
+
+def test_styles_are_colour_blind_safe_and_distinct_in_grey():
+    names = list(viz.OPTIMIZER_STYLES)
+    styles = [viz.style_for(n) for n in names]
+    assert {s["color"] for s in styles} <= set(viz.PALETTE.values()) | {"#882255"}
+    assert len({s["color"] for s in styles}) == len(names)
+    assert len({str(s["linestyle"]) for s in styles}) == len(names)  # told apart without colour
+    assert viz.style_for("adam") == viz.style_for("Adam") and viz.color_for("Adam") == viz.PALETTE["vermillion"]
+
+
+def test_plain_log_ticks_label_numbers_not_powers():
+    fig, (ax,) = viz.figure()
+    ax.plot([1e-3, 1e2], [1e-3, 1e2])
+    ax.set(xscale="log", yscale="log")
+    viz.plain_log_ticks(ax, "both")
+    fig.canvas.draw()
+    labels = {t.get_text() for t in ax.get_yticklabels() if t.get_text()}
+    assert {"0.001", "0.01", "0.1", "1", "10", "100"} <= labels
+    fig, (ax,) = viz.figure()
+    ax.plot([1, 2], [3.0, 8.0])
+    ax.set_yscale("log")
+    viz.plain_log_ticks(ax)
+    fig.canvas.draw()
+    lo, hi = ax.get_ylim()
+    minor = [t.get_text() for t in ax.yaxis.get_minorticklabels() if t.get_text() and lo <= t.get_position()[1] <= hi]
+    assert minor == ["5"], minor  # less than a decade: the 5 is labelled, nothing reads 6x10^0
+    with pytest.raises(ValueError, match="axis must be"):
+        viz.plain_log_ticks(ax, "z")
+
+
+def test_table_from_records_tuples_and_columns():
+    records = viz.table([{"optimizer": "Adam", "steps": 93, "lr": 1.8}, {"optimizer": "SGD", "steps": 461, "lr": 0.1}],
+                        formats={"lr": ".2g"}, caption="race")
+    html = records._repr_html_()
+    assert html.count("<tr>") == 3 and "<caption>race</caption>" in html and "<td>1.8</td>" in html
+    assert str(records).splitlines()[0] == "race"
+    same = viz.table([("Adam", 93, 1.8), ("SGD", 461, 0.1)], ["optimizer", "steps", "lr"], formats={"lr": ".2g"},
+                     caption="race")
+    columns = viz.table({"optimizer": ["Adam", "SGD"], "steps": [93, 461], "lr": [1.8, 0.1]},
+                        formats={"lr": ".2g"}, caption="race")
+    assert records.rows == same.rows == columns.rows == [["Adam", "93", "1.8"], ["SGD", "461", "0.1"]]
+    assert "&lt;b&gt;" in viz.table([{"x": "<b>"}])._repr_html_()  # text, not markup
+
+
+@pytest.mark.parametrize("args, kwargs, match", [
+    (([(1, 2)],), {}, "need `columns`"),
+    (([(1, 2)], ["a"]), {}, "row 0 has 2 cells for 1 columns"),
+    (({"a": [1, 2], "b": [1]},), {}, "one length"),
+    (([{"a": 1}],), {"formats": {"b": ".2f"}}, "unknown columns"),
+    (([{"a": 1}, {"b": 2}],), {}, r"row 1 has no value for \['a'\]"),
+])
+def test_table_bad_input(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        viz.table(*args, **kwargs)
+
+
+def test_plot_sweep_several_seeds_mean_and_band():
+    results = {"Adam": {1e-3: [0.8, 0.9, 1.0], 1e-2: [0.5, 0.7, 0.9], 1e-1: [0.9, float("nan"), 0.9]}}
+    fig = viz.plot_sweep(results)
+    ax = fig.axes[0]
+    (line,) = _lines(ax, "Adam")
+    np.testing.assert_array_equal(line.get_xdata(), [1e-3, 1e-2])  # a seed diverged at 0.1: off the line
+    np.testing.assert_allclose(line.get_ydata(), [0.9, 0.7])
+    (band,) = ax.collections
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert np.isclose(ys.min(), 0.5) and np.isclose(ys.max(), 1.0)
+    assert [line.get_xdata()[0] for line in ax.get_lines() if line.get_marker() == "x"] == [1e-1]
