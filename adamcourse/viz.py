@@ -89,17 +89,18 @@ def color_for(name: str) -> str:
     return style_for(name)["color"]
 
 
-def figure(panels: int = 1, *, height: float | None = None, sharex: bool = False,
+def figure(panels: int = 1, *, height: float | None = None, stacked: bool = False, sharex: bool = False,
            sharey: bool = False) -> tuple[Figure, list[Axes]]:
     """A figure exactly as wide as the book's text column, with ``panels`` axes.
 
     One or two panels side by side; three or more are stacked two per row, so that no panel is narrower
-    than half the column (its text would fall below the body's footnote size). ``height`` is the height
-    in inches of one row (default: 4.4 for one panel, 3.3 for a row of two). Returns ``(fig, axes)``.
+    than half the column (its text would fall below the body's footnote size); ``stacked=True`` puts every
+    panel in a row of its own. ``height`` is the height in inches of one row (default: 4.4 for a single
+    panel, 3.3 otherwise). Returns ``(fig, axes)``.
     """
     if not isinstance(panels, int) or panels < 1:
         raise ValueError(f"panels must be a positive int, got {panels!r}")
-    ncols = 1 if panels == 1 else 2
+    ncols = 1 if panels == 1 or stacked else 2
     nrows = math.ceil(panels / ncols)
     row = height if height is not None else (FIGSIZE[1] if panels == 1 else 3.3)
     if row <= 0:

@@ -291,6 +291,12 @@ def test_library_figures_fit_the_text_column(rosenbrock_runs):
         assert _png_width(fig) <= 690
 
 
+def test_figure_stacked_panels_take_the_full_width():
+    fig, axes = viz.figure(2, stacked=True)
+    (top, bottom) = (ax.get_position() for ax in axes)
+    assert top.y0 > bottom.y1 and abs(top.width - bottom.width) < 1e-9 and top.width > 0.8
+
+
 def test_figure_bad_arguments():
     with pytest.raises(ValueError, match="panels must be a positive int"):
         viz.figure(0)
