@@ -293,6 +293,7 @@ def test_library_figures_fit_the_text_column(rosenbrock_runs):
 
 def test_figure_stacked_panels_take_the_full_width():
     fig, axes = viz.figure(2, stacked=True)
+    fig.draw_without_rendering()  # runs the constrained layout
     (top, bottom) = (ax.get_position() for ax in axes)
     assert top.y0 > bottom.y1 and abs(top.width - bottom.width) < 1e-9 and top.width > 0.8
 
