@@ -63,6 +63,7 @@ _CYCLE = ["#332288", "#117733", "#999933", "#AA4499", "#44AA99", "#DDCC77", "#66
 _STYLE_CYCLE = ["-", "--", "-.", ":", (0, (8, 2)), (0, (6, 2, 1, 2, 1, 2)), (0, (1, 1)), (0, (10, 2, 2, 2))]
 _KEY = re.compile(r"[^a-z0-9]")
 _FIXED = {_KEY.sub("", name.lower()): style for name, style in OPTIMIZER_STYLES.items()}
+_FIXED["gd"] = OPTIMIZER_STYLES["SGD"]  # the chapters call full-batch gradient descent "GD"
 _assigned: dict[str, tuple[str, object]] = {}
 _next = itertools.cycle(zip(_CYCLE, _STYLE_CYCLE, strict=True))
 
@@ -71,7 +72,7 @@ def style_for(name: str) -> dict:
     """The colour and line style of the series called ``name``, the same in every plot of the session.
 
     The names of :data:`OPTIMIZER_STYLES` match ignoring case, spaces, hyphens and underscores
-    (``"rmsprop"``, ``"Nadam"``); any other name gets the next pair of a fixed colour-blind-safe cycle on
+    (``"rmsprop"``, ``"Nadam"``), and ``"GD"`` is drawn as ``"SGD"``; any other name gets the next pair of a fixed colour-blind-safe cycle on
     first use and keeps it. Use as ``ax.plot(x, y, **viz.style_for("Adam"))``.
     """
     key = _KEY.sub("", name.lower())
@@ -115,12 +116,12 @@ def figure(panels: int = 1, *, height: float | None = None, stacked: bool = Fals
 
 def legend(ax: Axes, where: str = "inside", **kwargs) -> None:
     """A legend that squeezes no plot: ``"inside"`` the axes where it hides least (matplotlib's "best"),
-    or ``"below"`` them, in as many columns as fit. Extra keyword arguments go to :meth:`Axes.legend`."""
+    or ``"below"`` them, in as many columns as fit. Extra keyword arguments go to :meth:`matplotlib.axes.Axes.legend`."""
     if where == "inside":
         ax.legend(loc=kwargs.pop("loc", "best"), framealpha=0.85, **kwargs)
     elif where == "below":
         handles, _ = ax.get_legend_handles_labels()
-        ncols = kwargs.pop("ncols", min(len(handles), 4) or 1)
+        ncols = kwargs.pop("ncols", min(len(handles), 3) or 1)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=ncols, frameon=False, **kwargs)
     else:
         raise ValueError(f"where must be 'inside' or 'below', got {where!r}")
