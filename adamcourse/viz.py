@@ -130,8 +130,8 @@ def legend(ax: Axes, where: str = "inside", **kwargs) -> None:
 class _PlainLogFormatter(Formatter):
     """Tick labels 0.01, 0.1, 1, 10, 100 on a log axis (``10^k`` beyond 1e-4 .. 1e4), never ``6x10^0``.
 
-    On a minor tick the label is drawn only when the axis spans less than about one decade (when no major
-    tick, or only one, would be labelled) and the mantissa is 2 or 5."""
+    On a minor tick the label is drawn only when the axis spans at most two decades (when fewer than three
+    major ticks would be labelled) and the mantissa is 2 or 5."""
 
     def __init__(self, minor: bool = False):
         self.minor = minor
@@ -143,7 +143,7 @@ class _PlainLogFormatter(Formatter):
         mantissa = value / 10.0 ** exponent
         if self.minor:
             lo, hi = sorted(self.axis.get_view_interval())
-            if lo <= 0 or math.log10(hi / lo) > 1.2 or round(mantissa) not in (2, 5):
+            if lo <= 0 or math.log10(hi / lo) > 2.0 or round(mantissa) not in (2, 5):
                 return ""
         if -4 <= exponent <= 4:
             return f"{value:.{max(0, -exponent)}f}" if exponent < 0 else f"{value:g}"
