@@ -72,8 +72,8 @@ def style_for(name: str) -> dict:
     """The colour and line style of the series called ``name``, the same in every plot of the session.
 
     The names of :data:`OPTIMIZER_STYLES` match ignoring case, spaces, hyphens and underscores
-    (``"rmsprop"``, ``"Nadam"``), and ``"GD"`` is drawn as ``"SGD"``; any other name gets the next pair of a fixed colour-blind-safe cycle on
-    first use and keeps it. Use as ``ax.plot(x, y, **viz.style_for("Adam"))``.
+    (``"rmsprop"``, ``"Nadam"``), and ``"GD"`` is drawn as ``"SGD"``; any other name gets the next pair of a
+    fixed colour-blind-safe cycle on first use and keeps it. Use as ``ax.plot(x, y, **viz.style_for("Adam"))``.
     """
     key = _KEY.sub("", name.lower())
     if key in _FIXED:
@@ -116,7 +116,8 @@ def figure(panels: int = 1, *, height: float | None = None, stacked: bool = Fals
 
 def legend(ax: Axes, where: str = "inside", **kwargs) -> None:
     """A legend that squeezes no plot: ``"inside"`` the axes where it hides least (matplotlib's "best"),
-    or ``"below"`` them, in as many columns as fit. Extra keyword arguments go to :meth:`matplotlib.axes.Axes.legend`."""
+    or ``"below"`` them, in as many columns as fit. Extra keyword arguments go to
+    :meth:`matplotlib.axes.Axes.legend`."""
     if where == "inside":
         ax.legend(loc=kwargs.pop("loc", "best"), framealpha=0.85, **kwargs)
     elif where == "below":

@@ -142,8 +142,11 @@ def leaves(*objs):
     return [leaf for o in objs for leaf in (leaves(*o) if isinstance(o, tuple) else [o])]
 
 
+@pytest.mark.parametrize("default_dtype", [torch.float64], indirect=True)
 @pytest.mark.parametrize("name", NAMES)
-def test_state_dict_round_trip_resumes_identically(name):
+def test_state_dict_round_trip_resumes_identically(name, default_dtype):
+    """With float32 scalar state and float64 params, load_state_dict casts NAdam's mu_product to float64 (as
+    torch's does, see the next test), so the resumed run is identical only when the two dtypes agree."""
     kwargs = dict(next(k for n, k in CASES if n == name))
     a_params, b_params = make_params(torch.float64), make_params(torch.float64)
     a = getattr(ours, name)(groups(a_params), **kwargs)
@@ -158,6 +161,25 @@ def test_state_dict_round_trip_resumes_identically(name):
     train(b, b_params, 10, start=10)
     for p, q in zip(a_params, b_params):
         assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_nadam_mu_product_rounds_and_loads_as_torch(dtype):
+    """mu_product is a 0-d tensor in the default dtype (float32 here), rounded at every step, bit for bit as
+    torch's; load_state_dict casts it to the parameter's dtype in both."""
+    opts = {}
+    for lib in (torch.optim, ours):
+        params = make_params(dtype)
+        opts[lib] = lib.NAdam(params, lr=0.01)
+        train(opts[lib], params, 20)
+    ref, mine = (opts[lib].state_dict()["state"] for lib in (torch.optim, ours))
+    for i in ref:
+        assert ref[i]["mu_product"].dtype == mine[i]["mu_product"].dtype == torch.float32
+        assert torch.equal(ref[i]["mu_product"], mine[i]["mu_product"])
+    for lib in (torch.optim, ours):
+        fresh = lib.NAdam(make_params(dtype), lr=0.01)
+        fresh.load_state_dict(opts[lib].state_dict())
+        assert all(s["mu_product"].dtype == dtype for s in fresh.state.values())
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -280,3 +302,51 @@ def test_non_finite_gradients_propagate_as_in_torch():
             results.append(p.detach().clone())
         assert torch.equal(results[0].isnan(), results[1].isnan()), name
         assert results[1][0].isnan() and results[1][1].isfinite(), name
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_complex_parameters_match_torch(case):
+    """A complex parameter is updated through its real view, as torch.optim does; the state stays complex."""
+    name, kwargs = case
+    runs = []
+    for lib in (torch.optim, ours):
+        g = torch.Generator().manual_seed(0)
+        z = torch.randn(4, 3, dtype=torch.complex128, generator=g).requires_grad_()
+        opt = getattr(lib, name)([z], **kwargs)
+        for _ in range(10):
+            z.grad = torch.randn(4, 3, dtype=torch.complex128, generator=g)
+            opt.step()
+        runs.append((z.detach(), opt.state[z]))
+    (z_ref, s_ref), (z_ours, s_ours) = runs
+    assert_rel_close(torch.view_as_real(z_ours), torch.view_as_real(z_ref), 1e-9, "param")
+    for key, value in s_ref.items():
+        if isinstance(value, torch.Tensor) and value.is_complex():
+            assert s_ours[key].is_complex(), key
+            assert_rel_close(torch.view_as_real(s_ours[key]), torch.view_as_real(value), 1e-9, key)
+
+
+@pytest.mark.parametrize("name, kwargs", [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9}),
+                                          ("Adagrad", {}), ("Adagrad", {"lr_decay": 0.01, "maximize": True})])
+def test_sparse_gradients_match_torch(name, kwargs):
+    """Uncoalesced sparse gradients (an index listed twice) give torch's result: only held entries move."""
+    runs = []
+    for lib in (torch.optim, ours):
+        g = torch.Generator().manual_seed(0)
+        theta = torch.randn(6, dtype=torch.float64, generator=g).requires_grad_()
+        opt = getattr(lib, name)([theta], **kwargs)
+        for step in range(10):
+            index = torch.tensor([[step % 6, step % 6, (step + 2) % 6]])
+            values = torch.randn(3, dtype=torch.float64, generator=g)
+            theta.grad = torch.sparse_coo_tensor(index, values, (6,), check_invariants=True)
+            opt.step()
+        runs.append(theta.detach())
+    assert_rel_close(runs[1], runs[0], 1e-12, name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_state_field_is_documented(name):
+    """The API page shows each field's docstring; a NamedTuple's default is "Alias for field number N"."""
+    state_type = type(ours.CORES[name].init(np.zeros(2)))
+    for field in state_type._fields:
+        doc = getattr(state_type, field).__doc__
+        assert doc and not doc.startswith("Alias for field") and ":math:" in doc, (state_type.__name__, field)

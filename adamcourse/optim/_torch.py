@@ -7,6 +7,10 @@ as torch's and LR schedulers, param groups and ``zero_grad`` work unchanged.
 On the CPU a large parameter is updated in blocks of :data:`CPU_BLOCK_BYTES`: the pure ``step`` allocates a
 temporary per operation, and blocks that small stay in cache instead of streaming every temporary through
 memory. The update is element-wise, so the result is the same as one call on the whole tensor.
+
+As in torch.optim: hyperparameters are checked before ``params`` is looked at, a complex parameter is updated
+through its real view ``torch.view_as_real(p)`` (its state stays complex), and ``load_state_dict`` back-fills
+options that older state dicts lack and turns a Python-number ``step`` into a tensor (``__setstate__``).
 """
 
 from __future__ import annotations
@@ -37,9 +41,12 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls.core = sys.modules[cls.__module__]
+        cls.core = sys.modules[cls.__module__]  # its init and step are defined above the class
+        cls._step_names = _keyword_names(cls.core.step)
+        cls._init_names = _keyword_names(cls.core.init)
 
     def __init__(self, params, defaults: dict[str, Any], **unsupported: Any):
+        self._check({**defaults, **unsupported})  # before params is touched, as torch.optim does
         for flag, value in unsupported.items():
             if value:
                 name = type(self).__name__
@@ -47,34 +54,68 @@ class FunctionalOptimizer(torch.optim.Optimizer):
                                  f"{flag}={value!r} is not supported (use torch.optim.{name} for it)")
         super().__init__(params, {**defaults, **unsupported})  # kept so state_dict() matches torch's
 
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        x = torch.zeros(())  # a dry run on a scalar: the core's own checks reject bad hyperparameters now
+    def _check(self, group: dict[str, Any]) -> None:
+        """torch.optim's checks of tensor hyperparameters, then a dry run of the core on a scalar: its own
+        checks reject a bad value in torch's words and with the valid interval."""
+        betas = group.get("betas", ())
+        for name, value in [("lr", group["lr"]), *zip(["betas[0]", "betas[1]"], betas, strict=False)]:
+            if isinstance(value, torch.Tensor):
+                if group.get("foreach") and not group.get("capturable"):
+                    raise ValueError(f"{name} as a Tensor is not supported for capturable=False and foreach=True")
+                if value.numel() != 1:
+                    raise ValueError(f"Tensor {name} must be 1-element")
+        if betas and isinstance(betas[0], torch.Tensor) != isinstance(betas[1], torch.Tensor):
+            raise ValueError("betas must be either both floats or both Tensors")
+        x = torch.zeros(())
         self.core.step(x, x, self.core.init(x, **self._init_options(group)), **self._hyper(group))
 
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        self._check(self.param_groups[-1])  # a group's own values, e.g. {"params": ..., "lr": -1}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """As torch.optim's: back-fill options an older state dict lacks with the constructor's defaults, and
+        turn scalar state kept as a Python number (``step``, ``mu_product``) into a tensor."""
+        super().__setstate__(state)
+        signature = inspect.signature(type(self).__init__).parameters
+        template = self.core.init(torch.zeros(()), **self._init_options(self.defaults))
+        scalars = [self._key(f) for f, v in template._asdict().items() if isinstance(v, (int, float))]
+        for group in self.param_groups:
+            for key in self.defaults:
+                if key in signature and signature[key].default is not inspect.Parameter.empty:
+                    group.setdefault(key, signature[key].default)
+            for p in group["params"]:
+                for key in scalars:
+                    value = self.state.get(p, {}).get(key)
+                    if value is not None and not torch.is_tensor(value):
+                        self.state[p][key] = torch.tensor(float(value), dtype=_scalar_dtype())
+
     def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        names = _keyword_names(self.core.step)
-        hyper = {k: v for k, v in group.items() if k in names}
+        hyper = {k: v for k, v in group.items() if k in self._step_names}
         if "betas" in group:
             hyper["beta1"], hyper["beta2"] = group["betas"]
         return hyper
 
     def _init_options(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {k: group[k] for k in _keyword_names(self.core.init) if k in group}
+        return {k: group[k] for k in self._init_names if k in group}
 
     def _load_state(self, p: torch.Tensor, group: dict[str, Any]) -> NamedTuple:
-        stored = self.state.get(p)
-        if not stored:
-            return self.core.init(p, **self._init_options(group))
-        template = self.core.init(torch.zeros(()), **self._init_options(group))  # field types, cheaply
+        """The core's state for ``p`` (for a complex ``p``, for its real view): the stored tensors, ``t`` as
+        an int, other scalars (NAdam's ``mu_product``) as 0-d tensors in torch's dtype, rounding as torch's."""
+        stored = self.state.get(p, {})
+        x = torch.zeros(()) if stored else _real(p)  # the template is cheap once the state exists
+        state = self.core.init(x, **self._init_options(group))
         fields = {}
-        for field, default in template._asdict().items():
-            value = stored.get(self._key(field))
-            if isinstance(default, (int, float)):  # scalars (t, mu_product) are 0-d tensors in torch
-                value = default if value is None else type(default)(value.item())
+        for field, value in state._asdict().items():
+            key = self._key(field)
+            if field == "t":
+                value = int(stored[key].item()) if key in stored else value
+            elif key in stored:
+                value = _real(stored[key])
+            elif isinstance(value, float):
+                value = torch.tensor(value, dtype=_scalar_dtype())
             fields[field] = value
-        return type(template)(**fields)
+        return state._replace(**fields)
 
     def _key(self, field: str) -> str | None:
         return self.state_keys.get(field, "step") if field == "t" else self.state_keys[field]
@@ -90,23 +131,23 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     def _update(self, p: torch.Tensor, grad: torch.Tensor, state: NamedTuple, hyper: dict) -> NamedTuple:
         """Run the core on ``p`` (in CPU blocks when large); write theta into ``p``, return the new state."""
         block = max(1, CPU_BLOCK_BYTES // p.element_size())
-        tensors = [p, grad] + [v for v in state if isinstance(v, torch.Tensor)]
-        if p.device.type != "cpu" or p.numel() <= block or not all(x.is_contiguous() for x in tensors):
+        full = {f for f, v in state._asdict().items() if isinstance(v, torch.Tensor) and v.shape == p.shape}
+        tensors = [p, grad] + [getattr(state, f) for f in full]
+        if (grad.is_sparse or p.device.type != "cpu" or p.numel() <= block
+                or not all(x.is_contiguous() for x in tensors)):
             theta, state = self.core.step(p, grad, state, **hyper)
             p.copy_(theta)
             return state
         out: dict[str, torch.Tensor] = {}  # full-size state tensors the blocks are written into
         for lo in range(0, p.numel(), block):
             part = slice(lo, lo + block)
-            piece = state._replace(**{f: v.view(-1)[part] for f, v in state._asdict().items()
-                                      if isinstance(v, torch.Tensor)})
+            piece = state._replace(**{f: getattr(state, f).view(-1)[part] for f in full})
             theta, new = self.core.step(p.view(-1)[part], grad.view(-1)[part], piece, **hyper)
             p.view(-1)[part].copy_(theta)
             for field, value in new._asdict().items():
-                if isinstance(value, torch.Tensor):
+                if isinstance(value, torch.Tensor) and value.dim() > 0:  # not a 0-d scalar (mu_product)
                     if field not in out:
-                        old = getattr(state, field)
-                        out[field] = old if isinstance(old, torch.Tensor) else torch.empty_like(p)
+                        out[field] = getattr(state, field) if field in full else torch.empty_like(p)
                     out[field].view(-1)[part].copy_(value)
         return new._replace(**out)
 
@@ -122,6 +163,15 @@ class FunctionalOptimizer(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self._load_state(p, group)
-                self._store_state(p, self._update(p, p.grad, state, hyper))
+                state = self._update(_real(p), _real(p.grad), self._load_state(p, group), hyper)
+                if p.is_complex():  # the state of a complex parameter is kept complex, as in torch
+                    state = state._replace(**{f: torch.view_as_complex(v.contiguous())
+                                              for f, v in state._asdict().items()
+                                              if isinstance(v, torch.Tensor) and v.shape == _real(p).shape})
+                self._store_state(p, state)
         return loss
+
+
+def _real(x: torch.Tensor) -> torch.Tensor:
+    """A complex tensor as torch.optim updates it: its real view, (..., 2) floats sharing its memory."""
+    return torch.view_as_real(x) if x.is_complex() else x

@@ -24,6 +24,9 @@ Where this sits among the frameworks:
 * ``lr_decay`` (the :math:`1/(1 + (t-1)\kappa)` schedule) is PyTorch's own addition; it is not in the paper.
 * ``initial_accumulator_value`` is an option of :func:`init`, not of :func:`step`. PyTorch reads it from
   the constructor for every parameter group; :class:`Adagrad` reads it from each group.
+* **Sparse gradients** (torch tensors) update only the entries they hold, as in PyTorch: the gradient is
+  coalesced (an index listed twice is summed before squaring), :math:`G_t` grows and :math:`\theta_t` moves at
+  those entries only. ``weight_decay`` needs dense gradients there, as in PyTorch.
 * Non-finite gradients are not caught: a NaN or inf propagates into ``G`` and ``theta`` as in torch.
 
 Example::
@@ -42,7 +45,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._common import Array, check_range, full_like, hyperparameters, sqrt
+import torch
+
+from ._common import Array, add_scaled, check_range, document_fields, full_like, hyperparameters, is_torch, sqrt
 from ._torch import FunctionalOptimizer
 
 
@@ -51,13 +56,18 @@ class AdagradState(NamedTuple):
     G: Array           # sum of squared gradients G_t (torch: sum)
 
 
+document_fields(
+    AdagradState, t=r":math:`t`, the number of steps taken (``step`` in torch).",
+    G=r":math:`G_t = G_0 + \sum_{s \le t} g_s^2`, the accumulator of squared gradients (``sum`` in torch).")
+
+
 def init(theta: Array, *, initial_accumulator_value: float = 0.0) -> AdagradState:
     """G_0 = initial_accumulator_value, t = 0."""
     check_range("initial_accumulator_value", initial_accumulator_value, 0.0)
     return AdagradState(t=0, G=full_like(theta, initial_accumulator_value))
 
 
-@hyperparameters
+@hyperparameters(sparse=True)
 def step(theta: Array, grad: Array, state: AdagradState, *, lr: float = 1e-2, lr_decay: float = 0.0,
          weight_decay: float = 0.0, eps: float = 1e-10,
          maximize: bool = False) -> tuple[Array, AdagradState]:
@@ -68,18 +78,32 @@ def step(theta: Array, grad: Array, state: AdagradState, *, lr: float = 1e-2, lr
     check_range("eps", eps, 0.0)
     t = state.t + 1
     g = -grad if maximize else grad
-    if weight_decay:
-        g = g + weight_decay * theta                     # L2: g_t <- g_t + lambda theta_{t-1}
     eta_t = lr / (1 + (t - 1) * lr_decay)                # eta_t
+    if is_torch(g) and g.is_sparse:
+        if weight_decay:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        theta, G = _sparse_update(theta, g.coalesce(), state.G, eta_t, eps)
+        return theta, AdagradState(t=t, G=G)
+    if weight_decay:
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
     G = state.G + g * g                                  # G_t
     theta = theta - eta_t * g / (sqrt(G) + eps)          # theta_t
     return theta, AdagradState(t=t, G=G)
 
 
+def _sparse_update(theta, g, G, eta_t, eps):
+    """The same two lines at the entries a coalesced sparse ``g`` holds (torch's sparse Adagrad)."""
+    G = G + g * g                                        # G_t (dense + sparse: the held entries grow)
+    root = G.sparse_mask(g).values().sqrt() + eps        # sqrt(G_t) + eps at those entries
+    theta = theta - eta_t * torch.sparse_coo_tensor(g.indices(), g.values() / root, g.shape)  # theta_t
+    return theta, G
+
+
 class Adagrad(FunctionalOptimizer):
     """Drop-in for :class:`torch.optim.Adagrad` (same signature, defaults, state keys and results), running
-    :func:`step` on each parameter. Only the single-tensor path: ``foreach``/``fused``/``differentiable``
-    must stay off. The state is created on a parameter's first step (torch creates it in the constructor)."""
+    :func:`step` on each parameter, also for sparse gradients and complex parameters. Only the single-tensor
+    path: ``foreach``/``fused``/``differentiable`` must stay off. The state is created on a parameter's first
+    step (torch creates it in the constructor)."""
 
     state_keys = {"G": "sum"}
 

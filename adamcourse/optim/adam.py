@@ -42,7 +42,17 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._common import Array, check_betas, check_range, hyperparameters, maximum, sqrt, zeros_like
+from ._common import (
+    Array,
+    add_scaled,
+    check_betas,
+    check_range,
+    document_fields,
+    hyperparameters,
+    maximum,
+    sqrt,
+    zeros_like,
+)
 from ._torch import FunctionalOptimizer
 
 
@@ -51,6 +61,13 @@ class AdamState(NamedTuple):
     m: Array           # first moment estimate m_t (torch: exp_avg)
     v: Array           # second raw moment estimate v_t (torch: exp_avg_sq)
     v_max: Array | None = None  # max over s <= t of v_s, AMSGrad only (torch: max_exp_avg_sq)
+
+
+document_fields(
+    AdamState, t=r":math:`t`, the number of steps taken (``step`` in torch).",
+    m=r":math:`m_t`, the first moment, a moving average of :math:`g_t` (``exp_avg`` in torch).",
+    v=r":math:`v_t`, the second moment, a moving average of :math:`g_t^2` (``exp_avg_sq`` in torch).",
+    v_max=r":math:`v^{\max}_t = \max_{s \le t} v_s`; None unless amsgrad (``max_exp_avg_sq`` in torch).")
 
 
 def init(theta: Array) -> AdamState:
@@ -72,7 +89,7 @@ def step(theta: Array, grad: Array, state: AdamState, *, lr: float = 1e-3, beta1
     if weight_decay and decoupled_weight_decay:
         theta = theta * (1 - lr * weight_decay)          # AdamW: theta <- theta (1 - alpha lambda)
     elif weight_decay:
-        g = g + weight_decay * theta                     # L2: g_t <- g_t + lambda theta_{t-1}
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
     m = beta1 * state.m + (1 - beta1) * g                # m_t
     v = beta2 * state.v + (1 - beta2) * g * g            # v_t
     v_max = None
@@ -86,8 +103,8 @@ def step(theta: Array, grad: Array, state: AdamState, *, lr: float = 1e-3, beta1
 
 class Adam(FunctionalOptimizer):
     """Drop-in for :class:`torch.optim.Adam` (same signature, defaults, state keys and results), running
-    :func:`step` on each parameter. Only the single-tensor path: ``foreach``/``fused``/``capturable``/
-    ``differentiable`` must stay off."""
+    :func:`step` on each parameter, also for complex parameters. Only the single-tensor path:
+    ``foreach``/``fused``/``capturable``/``differentiable`` must stay off."""
 
     state_keys = {"m": "exp_avg", "v": "exp_avg_sq", "v_max": "max_exp_avg_sq"}
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._common import Array, check_betas, check_range, hyperparameters, maximum, zeros_like
+from ._common import Array, add_scaled, check_betas, check_range, document_fields, hyperparameters, maximum, zeros_like
 from ._torch import FunctionalOptimizer
 
 
@@ -48,6 +48,12 @@ class AdamaxState(NamedTuple):
     t: int             # steps taken so far
     m: Array           # first moment estimate m_t (torch: exp_avg)
     u: Array           # exponentially weighted infinity norm u_t (torch: exp_inf)
+
+
+document_fields(
+    AdamaxState, t=r":math:`t`, the number of steps taken (``step`` in torch).",
+    m=r":math:`m_t`, the first moment, a moving average of :math:`g_t` (``exp_avg`` in torch).",
+    u=r":math:`u_t`, the exponentially weighted infinity norm of past gradients (``exp_inf`` in torch).")
 
 
 def init(theta: Array) -> AdamaxState:
@@ -67,7 +73,7 @@ def step(theta: Array, grad: Array, state: AdamaxState, *, lr: float = 2e-3, bet
     t = state.t + 1
     g = -grad if maximize else grad
     if weight_decay:
-        g = g + weight_decay * theta                     # L2: g_t <- g_t + lambda theta_{t-1}
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
     m = beta1 * state.m + (1 - beta1) * g                # m_t
     u = maximum(beta2 * state.u, abs(g) + eps)           # u_t
     theta = theta - (lr / (1 - beta1**t)) * m / u        # theta_t
@@ -76,8 +82,8 @@ def step(theta: Array, grad: Array, state: AdamaxState, *, lr: float = 2e-3, bet
 
 class Adamax(FunctionalOptimizer):
     """Drop-in for :class:`torch.optim.Adamax` (same signature, defaults, state keys and results), running
-    :func:`step` on each parameter. Only the single-tensor path: ``foreach``/``capturable``/``differentiable``
-    must stay off."""
+    :func:`step` on each parameter, also for complex parameters. Only the single-tensor path:
+    ``foreach``/``capturable``/``differentiable`` must stay off."""
 
     state_keys = {"m": "exp_avg", "u": "exp_inf"}
 

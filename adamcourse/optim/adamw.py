@@ -62,8 +62,8 @@ def step(theta: Array, grad: Array, state: AdamWState, *, lr: float = 1e-3, beta
 
 class AdamW(FunctionalOptimizer):
     """Drop-in for :class:`torch.optim.AdamW` (same signature, defaults, state keys and results), running
-    :func:`step` on each parameter. Only the single-tensor path: ``foreach``/``fused``/``capturable``/
-    ``differentiable`` must stay off."""
+    :func:`step` on each parameter, also for complex parameters. Only the single-tensor path:
+    ``foreach``/``fused``/``capturable``/``differentiable`` must stay off."""
 
     state_keys = adam.Adam.state_keys
 
@@ -73,3 +73,9 @@ class AdamW(FunctionalOptimizer):
                         maximize=maximize, decoupled_weight_decay=True)  # as torch's AdamW group
         super().__init__(params, defaults, foreach=foreach, fused=fused, capturable=capturable,
                          differentiable=differentiable)
+
+    def __setstate__(self, state):
+        """As torch's AdamW: the decay stays decoupled, also after loading an Adam state dict."""
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True

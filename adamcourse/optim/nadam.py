@@ -18,7 +18,8 @@ from :math:`m_0 = v_0 = 0`:
 
 The Nesterov look-ahead is the :math:`\mu_{t+1} m_t` term: the momentum step of :math:`t+1` is taken now.
 The schedule :math:`\mu_t` warms the momentum up from :math:`\beta_1/2` towards :math:`\beta_1`; the state
-keeps the running product :math:`\prod_{i \le t} \mu_i` as the Python float ``mu_product``.
+keeps the running product :math:`\prod_{i \le t} \mu_i` as ``mu_product``: a Python float here, and, as in
+torch, a 0-d float32 tensor (float64 if that is the default dtype) in :class:`NAdam`, rounded at every step.
 
 Defaults are PyTorch's: ``lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, momentum_decay=4e-3`` (Dozat's
 :math:`0.96^{t/250}`).
@@ -50,15 +51,22 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._common import Array, check_betas, check_range, hyperparameters, sqrt, zeros_like
+from ._common import Array, add_scaled, check_betas, check_range, document_fields, hyperparameters, sqrt, zeros_like
 from ._torch import FunctionalOptimizer
 
 
 class NAdamState(NamedTuple):
     t: int             # steps taken so far
-    mu_product: float  # prod_{i <= t} mu_i, 1.0 at t = 0 (torch: mu_product, a 0-d tensor)
+    mu_product: float | Array  # prod_{i <= t} mu_i, 1.0 at t = 0 (torch: mu_product, a 0-d tensor)
     m: Array           # first moment estimate m_t (torch: exp_avg)
     v: Array           # second raw moment estimate v_t (torch: exp_avg_sq)
+
+
+document_fields(
+    NAdamState, t=r":math:`t`, the number of steps taken (``step`` in torch).",
+    mu_product=r":math:`\prod_{i \le t} \mu_i`, 1 at :math:`t = 0`; a float or a 0-d tensor (``mu_product`` in torch).",
+    m=r":math:`m_t`, the first moment, a moving average of :math:`g_t` (``exp_avg`` in torch).",
+    v=r":math:`v_t`, the second moment, a moving average of :math:`g_t^2` (``exp_avg_sq`` in torch).")
 
 
 def init(theta: Array) -> NAdamState:
@@ -81,22 +89,23 @@ def step(theta: Array, grad: Array, state: NAdamState, *, lr: float = 2e-3, beta
     if weight_decay and decoupled_weight_decay:
         theta = theta * (1 - lr * weight_decay)          # NAdamW: theta <- theta (1 - gamma lambda)
     elif weight_decay:
-        g = g + weight_decay * theta                     # L2: g_t <- g_t + lambda theta_{t-1}
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
     mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))             # mu_t
     mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))  # mu_{t+1}
-    mu_product = state.mu_product * mu                   # prod_{i <= t} mu_i
+    mu_product = state.mu_product * mu                   # prod_{i <= t} mu_i (a tensor rounds as torch's)
+    prod, prod_next = float(mu_product), float(mu_product) * mu_next   # prod_{i <= t}, prod_{i <= t+1}
     m = beta1 * state.m + (1 - beta1) * g                # m_t
     v = beta2 * state.v + (1 - beta2) * g * g            # v_t
     denom = sqrt(v / (1 - beta2**t)) + eps               # sqrt(v_hat_t) + eps
-    theta = (theta - lr * (1 - mu) / (1 - mu_product) * g / denom                 # gradient part of m_hat_t
-             - lr * mu_next / (1 - mu_product * mu_next) * m / denom)             # look-ahead part
+    theta = (theta - lr * (1 - mu) / (1 - prod) * g / denom                       # gradient part of m_hat_t
+             - lr * mu_next / (1 - prod_next) * m / denom)                        # look-ahead part
     return theta, NAdamState(t=t, mu_product=mu_product, m=m, v=v)
 
 
 class NAdam(FunctionalOptimizer):
     """Drop-in for :class:`torch.optim.NAdam` (same signature, defaults, state keys and results), running
-    :func:`step` on each parameter. Only the single-tensor path: ``foreach``/``capturable``/``differentiable``
-    must stay off."""
+    :func:`step` on each parameter, also for complex parameters. Only the single-tensor path:
+    ``foreach``/``capturable``/``differentiable`` must stay off."""
 
     state_keys = {"mu_product": "mu_product", "m": "exp_avg", "v": "exp_avg_sq"}
 

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._common import Array, check_range, hyperparameters, sqrt, zeros_like
+from ._common import Array, add_scaled, check_range, document_fields, hyperparameters, sqrt, zeros_like
 from ._torch import FunctionalOptimizer
 
 
@@ -58,6 +58,13 @@ class RMSpropState(NamedTuple):
     v: Array                        # moving average of g^2, v_t (torch: square_avg)
     b: Array | None = None          # momentum buffer b_t, momentum > 0 only (torch: momentum_buffer)
     g_avg: Array | None = None      # moving average of g, \bar g_t, centered only (torch: grad_avg)
+
+
+document_fields(
+    RMSpropState, t=r":math:`t`, the number of steps taken (``step`` in torch).",
+    v=r":math:`v_t`, the second moment, a moving average of :math:`g_t^2` (``square_avg`` in torch).",
+    b=r":math:`b_t`, the momentum buffer; None until a step with momentum > 0 (``momentum_buffer`` in torch).",
+    g_avg=r":math:`\bar g_t`, the moving average of :math:`g_t`; None unless centered (``grad_avg`` in torch).")
 
 
 def init(theta: Array) -> RMSpropState:
@@ -77,7 +84,7 @@ def step(theta: Array, grad: Array, state: RMSpropState, *, lr: float = 1e-2, al
     check_range("momentum", momentum, 0.0)
     g = -grad if maximize else grad
     if weight_decay:
-        g = g + weight_decay * theta                     # L2: g_t <- g_t + lambda theta_{t-1}
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
     v = alpha * state.v + (1 - alpha) * g * g            # v_t
     g_avg, b = state.g_avg, state.b                      # kept as they are while their option is off
     if centered:
@@ -96,9 +103,13 @@ def step(theta: Array, grad: Array, state: RMSpropState, *, lr: float = 1e-2, al
 
 
 class RMSprop(FunctionalOptimizer):
-    """Drop-in for :class:`torch.optim.RMSprop` (same signature, defaults, state keys and results), running
-    :func:`step` on each parameter. Only the single-tensor path: ``foreach``/``capturable``/``differentiable``
-    must stay off."""
+    r"""Drop-in for :class:`torch.optim.RMSprop` (same signature, defaults, state keys and results), running
+    :func:`step` on each parameter, also for complex parameters. Only the single-tensor path:
+    ``foreach``/``capturable``/``differentiable`` must stay off.
+
+    Stricter than torch on purpose: ``alpha`` must lie in :math:`[0, 1)` (torch accepts any
+    :math:`\alpha \ge 0`; :math:`\alpha \ge 1` is no moving average), so ``RMSprop(params, alpha=1.0)``
+    raises a ``ValueError`` here."""
 
     state_keys = {"v": "square_avg", "b": "momentum_buffer", "g_avg": "grad_avg"}
 

@@ -25,6 +25,8 @@ Where this sits among the frameworks:
 * **Nesterov** is Sutskever et al.'s look-ahead rewritten at the current point,
   :math:`d_t = g_t + \mu b_t`, as in PyTorch, Keras and optax. It needs :math:`\mu > 0` and :math:`\tau = 0`.
 * ``dampening`` is not range-checked (PyTorch does not check it either).
+* **Sparse gradients** work as in PyTorch: every formula above runs unchanged on a sparse :math:`g_t`
+  (:math:`b_t` is then sparse too), except the L2 term, which PyTorch cannot add to a sparse gradient either.
 * Non-finite gradients are not caught: a NaN or inf propagates into ``b`` and ``theta`` as in torch.
 
 Example::
@@ -43,7 +45,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ._common import Array, check_range, hyperparameters
+from ._common import Array, add_scaled, check_range, document_fields, hyperparameters
 from ._torch import FunctionalOptimizer
 
 
@@ -52,12 +54,17 @@ class SGDState(NamedTuple):
     b: Array | None = None      # momentum buffer b_t, None until momentum is on (torch: momentum_buffer)
 
 
+document_fields(
+    SGDState, t=r":math:`t`, the number of steps taken (not stored, as torch.optim.SGD keeps none).",
+    b=r":math:`b_t`, the momentum buffer; None until a step with momentum > 0 (``momentum_buffer`` in torch).")
+
+
 def init(theta: Array) -> SGDState:
     """t = 0; the momentum buffer is created by the first :func:`step` that needs it."""
     return SGDState(t=0)
 
 
-@hyperparameters
+@hyperparameters(sparse=True)
 def step(theta: Array, grad: Array, state: SGDState, *, lr: float = 1e-3, momentum: float = 0.0,
          dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
          maximize: bool = False) -> tuple[Array, SGDState]:
@@ -67,11 +74,11 @@ def step(theta: Array, grad: Array, state: SGDState, *, lr: float = 1e-3, moment
     check_range("dampening", dampening, -math.inf)
     check_range("weight_decay", weight_decay, 0.0)
     if nesterov and (momentum <= 0 or dampening != 0):
-        raise ValueError(f"nesterov=True requires momentum > 0 and dampening == 0, "
-                         f"got momentum={momentum!r}, dampening={dampening!r}")
+        raise ValueError(f"Nesterov momentum requires a momentum and zero dampening: nesterov=True needs "
+                         f"momentum > 0 and dampening == 0, got momentum={momentum!r}, dampening={dampening!r}")
     g = -grad if maximize else grad
     if weight_decay:
-        g = g + weight_decay * theta                     # L2: g_t <- g_t + lambda theta_{t-1}
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
     b = state.b                                          # kept as it is while momentum == 0, as in torch
     if momentum:
         if b is None:
@@ -85,8 +92,8 @@ def step(theta: Array, grad: Array, state: SGDState, *, lr: float = 1e-3, moment
 
 class SGD(FunctionalOptimizer):
     """Drop-in for :class:`torch.optim.SGD` (same signature, defaults, state keys and results), running
-    :func:`step` on each parameter. Only the single-tensor path: ``foreach``/``fused``/``differentiable``
-    must stay off."""
+    :func:`step` on each parameter, also for sparse gradients and complex parameters. Only the single-tensor
+    path: ``foreach``/``fused``/``differentiable`` must stay off."""
 
     state_keys = {"b": "momentum_buffer", "t": None}  # torch.optim.SGD keeps no step count
 
