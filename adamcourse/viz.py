@@ -29,6 +29,7 @@ import html
 import itertools
 import math
 import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -247,6 +248,11 @@ def table(rows, columns: Sequence[str] | None = None, *, caption: str | None = N
     return Table([str(n) for n in names], cells, caption)
 
 
+def _wrap(title: str | None, width: int = 60) -> str | None:
+    """A title on lines of at most ``width`` characters, so that it never widens a figure past the column."""
+    return None if title is None else "\n".join(textwrap.wrap(title, width)) or title
+
+
 def _figure_and_axes(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax
@@ -311,7 +317,7 @@ def plot_trajectories(problem: Problem, trajectories: Mapping[str, Trajectory | 
     ax.plot(*problem.minima.T, "*", ms=16, mfc="gold", mec="black", mew=1, ls="none", label="minimum",
             zorder=5)  # above every path, so a run that overshoots never hides it
     ax.set(xlim=(x_lo, x_hi), ylim=(y_lo, y_hi), xlabel=r"$\theta_1$", ylabel=r"$\theta_2$",
-           title=problem.name if title is None else title)
+           title=_wrap(problem.name if title is None else title))
     _legend(ax, "below")
     return fig
 
@@ -347,7 +353,7 @@ def plot_losses(losses: Mapping[str, np.ndarray], *, f_min: float = 0.0, title: 
     """
     fig, ax = _figure_and_axes(ax)
     _log_curves(ax, {name: np.asarray(v, dtype=np.float64) - f_min for name, v in losses.items()}, start=0)
-    ax.set(xlabel="step $t$", ylabel=r"$f(\theta_t) - f^\star$", title=title)
+    ax.set(xlabel="step $t$", ylabel=r"$f(\theta_t) - f^\star$", title=_wrap(title))
     return fig
 
 
@@ -361,7 +367,7 @@ def plot_effective_lr(rates: Mapping[str, np.ndarray], *, title: str | None = No
     """
     fig, ax = _figure_and_axes(ax)
     _log_curves(ax, rates, start=1)
-    ax.set(xlabel="step $t$", ylabel="effective learning rate", title=title)
+    ax.set(xlabel="step $t$", ylabel="effective learning rate", title=_wrap(title))
     return fig
 
 
@@ -453,7 +459,7 @@ def plot_sweep(results: Mapping[str, Mapping[float, float | Sequence[float]]], *
                     transform=ax.get_xaxis_transform(), clip_on=False)
     ax.set_xscale("log")
     plain_log_ticks(ax, "x")
-    ax.set(xlabel="learning rate", ylabel=ylabel, title=title)
+    ax.set(xlabel="learning rate", ylabel=ylabel, title=_wrap(title))
     ax.grid(True, which="major", alpha=0.3)
     _legend(ax, "below")
     return fig

@@ -373,3 +373,10 @@ def test_plot_sweep_several_seeds_mean_and_band():
     ys = band.get_paths()[0].vertices[:, 1]
     assert np.isclose(ys.min(), 0.5) and np.isclose(ys.max(), 1.0)
     assert [line.get_xdata()[0] for line in ax.get_lines() if line.get_marker() == "x"] == [1e-1]
+
+
+def test_a_long_title_is_wrapped_not_widening_the_figure(rosenbrock_runs):
+    p, runs = rosenbrock_runs
+    title = "Rosenbrock's banana valley with every optimizer at its best learning rate from the grid, 3000 steps"
+    fig = viz.plot_trajectories(p, runs, title=title)
+    assert "\n" in fig.axes[0].get_title() and _png_width(fig) <= 690
