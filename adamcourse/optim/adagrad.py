@@ -1,18 +1,18 @@
 r"""Adagrad (Duchi, Hazan & Singer, 2011), diagonal version, with PyTorch's options.
 
-For :math:`t = 1, 2, \dots`, element-wise, with :math:`\eta` = ``lr``, :math:`\kappa` = ``lr_decay``,
-:math:`\delta` = ``eps`` and :math:`G_0` = ``initial_accumulator_value``:
+For :math:`t = 1, 2, \dots`, element-wise, with :math:`\eta` = ``lr``, :math:`d` = ``lr_decay``,
+:math:`\epsilon` = ``eps`` (the paper's :math:`\delta`) and :math:`G_0` = ``initial_accumulator_value``:
 
 .. math::
 
-    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-        \quad\text{(L2 term only if weight\_decay} = \lambda > 0\text{)} \\
-    \eta_t &\leftarrow \eta / (1 + (t - 1)\,\kappa) \\
+    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda_{\mathrm{wd}}\,\theta_{t-1}
+        \quad\text{(L2 term only if weight\_decay} = \lambda_{\mathrm{wd}} > 0\text{)} \\
+    \eta_t &\leftarrow \eta / (1 + (t - 1)\,d) \\
     G_t &\leftarrow G_{t-1} + g_t^2 \\
-    \theta_t &\leftarrow \theta_{t-1} - \eta_t\, g_t / (\sqrt{G_t} + \delta)
+    \theta_t &\leftarrow \theta_{t-1} - \eta_t\, g_t / (\sqrt{G_t} + \epsilon)
 
 :math:`G_t` is the diagonal of the paper's :math:`\sum_{s \le t} g_s g_s^\top`, and
-:math:`\sqrt{G_t} + \delta` is its :math:`\operatorname{diag}(s_t) + \delta I`.
+:math:`\sqrt{G_t} + \epsilon` is its :math:`\operatorname{diag}(s_t) + \delta I`.
 
 Defaults are PyTorch's: ``lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10``.
 
@@ -21,7 +21,7 @@ Where this sits among the frameworks:
 * **eps outside the square root**, as in the paper (its :math:`\delta`) and PyTorch. Keras and optax compute
   :math:`g_t / \sqrt{G_t + \epsilon}` with ``epsilon=1e-7`` and start from :math:`G_0 = 0.1`; optax
   also leaves elements whose :math:`G_t` is 0 unchanged.
-* ``lr_decay`` (the :math:`1/(1 + (t-1)\kappa)` schedule) is PyTorch's own addition; it is not in the paper.
+* ``lr_decay`` (the :math:`1/(1 + (t-1)d)` schedule) is PyTorch's own addition; it is not in the paper.
 * ``initial_accumulator_value`` is an option of :func:`init`, not of :func:`step`. PyTorch reads it from
   the constructor for every parameter group; :class:`Adagrad` reads it from each group.
 * **Sparse gradients** (torch tensors) update only the entries they hold, as in PyTorch: the gradient is
@@ -85,7 +85,7 @@ def step(theta: Array, grad: Array, state: AdagradState, *, lr: float = 1e-2, lr
         theta, G = _sparse_update(theta, g.coalesce(), state.G, eta_t, eps)
         return theta, AdagradState(t=t, G=G)
     if weight_decay:
-        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda_wd theta_{t-1}
     G = state.G + g * g                                  # G_t
     theta = theta - eta_t * g / (sqrt(G) + eps)          # theta_t
     return theta, AdagradState(t=t, G=G)

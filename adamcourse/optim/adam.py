@@ -1,15 +1,15 @@
 r"""Adam (Kingma & Ba, 2015, Algorithm 1), with PyTorch's options.
 
-For :math:`t = 1, 2, \dots`, element-wise, with :math:`\alpha` = ``lr``:
+For :math:`t = 1, 2, \dots`, element-wise, with :math:`\eta` = ``lr`` (Kingma & Ba write :math:`\alpha`):
 
 .. math::
 
-    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-        \quad\text{(L2 term only if weight\_decay} = \lambda > 0\text{)} \\
+    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda_{\mathrm{wd}}\,\theta_{t-1}
+        \quad\text{(L2 term only if weight\_decay} = \lambda_{\mathrm{wd}} > 0\text{)} \\
     m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
     v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
     \hat m_t &\leftarrow m_t / (1 - \beta_1^t), \qquad \hat v_t \leftarrow v_t / (1 - \beta_2^t) \\
-    \theta_t &\leftarrow \theta_{t-1} - \alpha\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+    \theta_t &\leftarrow \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
 
 Defaults are the paper's and PyTorch's: ``lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8``.
 
@@ -17,14 +17,14 @@ Where this sits among the frameworks:
 
 * **eps outside the square root, after bias correction** -- Algorithm 1 exactly, as in PyTorch and optax.
   Keras and TF1 use the paper's "efficient" form
-  :math:`\theta_t \leftarrow \theta_{t-1} - \alpha\sqrt{1-\beta_2^t}/(1-\beta_1^t)\; m_t / (\sqrt{v_t} + \hat\epsilon)`
+  :math:`\theta_t \leftarrow \theta_{t-1} - \eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)\; m_t / (\sqrt{v_t} + \hat\epsilon)`
   with a constant :math:`\hat\epsilon` (default 1e-7), which equals Algorithm 1 only when
   :math:`\hat\epsilon = \epsilon\sqrt{1-\beta_2^t}`.
 * **AMSGrad as PyTorch and Keras do it**: :math:`v^{\max}_t = \max(v^{\max}_{t-1}, v_t)` over the *raw*
   :math:`v`, then divided by the *current* :math:`1-\beta_2^t`; :math:`m` stays bias-corrected. Reddi et al.'s
   Algorithm 2 has no bias correction and no eps; optax takes the max of :math:`\hat v`.
 * ``weight_decay`` is **L2** (added to the gradient before the moments), as in ``torch.optim.Adam``. With
-  ``decoupled_weight_decay=True`` it is AdamW's :math:`\theta \leftarrow \theta(1 - \alpha\lambda)` instead
+  ``decoupled_weight_decay=True`` it is AdamW's :math:`\theta \leftarrow \theta(1 - \eta\lambda_{\mathrm{wd}})` instead
   (see :mod:`adamcourse.optim.adamw`).
 * Non-finite gradients are not caught: a NaN or inf propagates into ``m``, ``v`` and ``theta`` as in torch.
 
@@ -87,9 +87,9 @@ def step(theta: Array, grad: Array, state: AdamState, *, lr: float = 1e-3, beta1
     t = state.t + 1
     g = -grad if maximize else grad
     if weight_decay and decoupled_weight_decay:
-        theta = theta * (1 - lr * weight_decay)          # AdamW: theta <- theta (1 - alpha lambda)
+        theta = theta * (1 - lr * weight_decay)          # AdamW: theta <- theta (1 - eta lambda_wd)
     elif weight_decay:
-        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda_wd theta_{t-1}
     m = beta1 * state.m + (1 - beta1) * g                # m_t
     v = beta2 * state.v + (1 - beta2) * g * g            # v_t
     v_max = None

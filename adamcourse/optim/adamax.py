@@ -1,15 +1,16 @@
 r"""Adamax (Kingma & Ba, 2015, Section 7.1, Algorithm 2), with PyTorch's options.
 
 Adam with the :math:`L^2` norm of past gradients replaced by the :math:`L^\infty` norm. For
-:math:`t = 1, 2, \dots`, element-wise, with :math:`\alpha` = ``lr``, from :math:`m_0 = u_0 = 0`:
+:math:`t = 1, 2, \dots`, element-wise, with :math:`\eta` = ``lr`` (Kingma & Ba write :math:`\alpha`), from
+:math:`m_0 = u_0 = 0`:
 
 .. math::
 
-    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-        \quad\text{(L2 term only if weight\_decay} = \lambda > 0\text{)} \\
+    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda_{\mathrm{wd}}\,\theta_{t-1}
+        \quad\text{(L2 term only if weight\_decay} = \lambda_{\mathrm{wd}} > 0\text{)} \\
     m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
     u_t &\leftarrow \max(\beta_2 u_{t-1},\ |g_t| + \epsilon) \\
-    \theta_t &\leftarrow \theta_{t-1} - \frac{\alpha}{1 - \beta_1^t}\, m_t / u_t
+    \theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{1 - \beta_1^t}\, m_t / u_t
 
 :math:`u_t` needs no bias correction: started from 0, the max is not biased towards 0 the way an average is.
 
@@ -73,7 +74,7 @@ def step(theta: Array, grad: Array, state: AdamaxState, *, lr: float = 2e-3, bet
     t = state.t + 1
     g = -grad if maximize else grad
     if weight_decay:
-        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda_wd theta_{t-1}
     m = beta1 * state.m + (1 - beta1) * g                # m_t
     u = maximum(beta2 * state.u, abs(g) + eps)           # u_t
     theta = theta - (lr / (1 - beta1**t)) * m / u        # theta_t

@@ -1,23 +1,25 @@
 r"""AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, 2019, Algorithm 2), as PyTorch scales it.
 
-The paper, with schedule multiplier :math:`\eta_t`, step size :math:`\alpha` and decay :math:`\lambda`
+The paper, with schedule multiplier :math:`s_t` (the paper's :math:`\eta_t`), step size :math:`\alpha` and decay
+:math:`\lambda_{\mathrm{wd}}`
 (for :math:`t = 1, 2, \dots`, element-wise, :math:`\hat m_t, \hat v_t` as in :mod:`adamcourse.optim.adam`,
 and no L2 term in :math:`g_t`):
 
 .. math::
 
-    \theta_t \leftarrow \theta_{t-1} - \eta_t \left( \alpha\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
-        + \lambda\, \theta_{t-1} \right)
+    \theta_t \leftarrow \theta_{t-1} - s_t \left( \alpha\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+        + \lambda_{\mathrm{wd}}\, \theta_{t-1} \right)
 
-PyTorch (and this module), with :math:`\gamma` = ``lr`` the scheduled learning rate and :math:`\lambda` =
+PyTorch (and this module), with :math:`\eta` = ``lr`` the scheduled learning rate and :math:`\lambda_{\mathrm{wd}}` =
 ``weight_decay``, decays first and then takes the Adam step:
 
 .. math::
 
-    \theta_t \leftarrow \theta_{t-1} (1 - \gamma\lambda) - \gamma\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+    \theta_t \leftarrow \theta_{t-1} (1 - \eta\lambda_{\mathrm{wd}}) - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
 
-With :math:`\gamma = \eta_t\alpha` the two agree if :math:`\lambda_\text{torch} = \lambda_\text{paper} /
-\alpha`: PyTorch scales the decay by the whole learning rate, the paper by the schedule :math:`\eta_t` only.
+With :math:`\eta = s_t\alpha` the two agree if
+:math:`\lambda_\mathrm{wd}^\text{torch} = \lambda_\mathrm{wd}^\text{paper} / \alpha`: PyTorch scales the decay by
+the whole learning rate, the paper by the schedule :math:`s_t` only.
 
 Defaults are PyTorch's: ``lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2``.
 
@@ -25,7 +27,7 @@ Where this sits among the frameworks:
 
 * **Decay scaled by lr**: Keras's ``AdamW`` applies ``var -= var * weight_decay * lr`` before the update, and
   optax's ``adamw`` is ``add_decayed_weights`` followed by scaling by ``-lr``; both are PyTorch's
-  :math:`\theta(1 - \gamma\lambda)`. Their default ``weight_decay`` differs (0.004 in Keras, 1e-4 in optax).
+  :math:`\theta(1 - \eta\lambda_{\mathrm{wd}})`. Their default ``weight_decay`` differs (0.004 in Keras, 1e-4 in optax).
 * Everything else (eps outside the square root, AMSGrad) is :mod:`adamcourse.optim.adam`'s: this module is
   ``adam.step(..., decoupled_weight_decay=True)`` with AdamW's default ``weight_decay``, and
   ``torch.optim.AdamW`` is likewise ``torch.optim.Adam(..., decoupled_weight_decay=True)``.
@@ -37,7 +39,7 @@ Example::
     >>> from adamcourse.optim import adamw
     >>> theta = np.array([1.0, -2.0]); state = adamw.init(theta)
     >>> theta, state = adamw.step(theta, np.zeros(2), state, lr=0.1, weight_decay=0.5)
-    >>> theta                                   # zero gradient: only the decay acts, theta (1 - lr * lambda)
+    >>> theta                                   # zero gradient: only the decay acts, theta (1 - lr * weight_decay)
     array([ 0.95, -1.9 ])
 """
 

@@ -1,25 +1,26 @@
 r"""NAdam: Adam with Nesterov momentum (Dozat, 2016), with its momentum schedule, as PyTorch implements it.
 
-For :math:`t = 1, 2, \dots`, element-wise, with :math:`\gamma` = ``lr`` and :math:`\psi` = ``momentum_decay``,
+For :math:`t = 1, 2, \dots`, element-wise, with :math:`\eta` = ``lr`` and :math:`\psi` = ``momentum_decay``,
 from :math:`m_0 = v_0 = 0`:
 
 .. math::
 
-    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-        \quad\text{(L2 term only if weight\_decay} = \lambda > 0\text{)} \\
-    \mu_t &\leftarrow \beta_1 \left(1 - \tfrac12\, 0.96^{t\psi}\right), \qquad
-        \mu_{t+1} \leftarrow \beta_1 \left(1 - \tfrac12\, 0.96^{(t+1)\psi}\right) \\
+    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda_{\mathrm{wd}}\,\theta_{t-1}
+        \quad\text{(L2 term only if weight\_decay} = \lambda_{\mathrm{wd}} > 0\text{)} \\
+    \beta_{1,t} &\leftarrow \beta_1 \left(1 - \tfrac12\, 0.96^{t\psi}\right), \qquad
+        \beta_{1,t+1} \leftarrow \beta_1 \left(1 - \tfrac12\, 0.96^{(t+1)\psi}\right) \\
     m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
     v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
-    \hat m_t &\leftarrow \frac{(1 - \mu_t)\, g_t}{1 - \prod_{i=1}^{t} \mu_i}
-        + \frac{\mu_{t+1}\, m_t}{1 - \prod_{i=1}^{t+1} \mu_i}, \qquad
+    \hat m_t &\leftarrow \frac{(1 - \beta_{1,t})\, g_t}{1 - \prod_{i=1}^{t} \beta_{1,i}}
+        + \frac{\beta_{1,t+1}\, m_t}{1 - \prod_{i=1}^{t+1} \beta_{1,i}}, \qquad
         \hat v_t \leftarrow v_t / (1 - \beta_2^t) \\
-    \theta_t &\leftarrow \theta_{t-1} - \gamma\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+    \theta_t &\leftarrow \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
 
-The Nesterov look-ahead is the :math:`\mu_{t+1} m_t` term: the momentum step of :math:`t+1` is taken now.
-The schedule :math:`\mu_t` warms the momentum up from :math:`\beta_1/2` towards :math:`\beta_1`; the state
-keeps the running product :math:`\prod_{i \le t} \mu_i` as ``mu_product``: a Python float here, and, as in
-torch, a 0-d float32 tensor (float64 if that is the default dtype) in :class:`NAdam`, rounded at every step.
+The Nesterov look-ahead is the :math:`\beta_{1,t+1} m_t` term: the momentum step of :math:`t+1` is taken
+now. The schedule :math:`\beta_{1,t}` (Dozat's and torch's :math:`\mu_t`) warms the momentum up from
+:math:`\beta_1/2` towards :math:`\beta_1`; the state keeps the running product
+:math:`\prod_{i \le t} \beta_{1,i}` as ``mu_product``: a Python float here, and, as in torch, a 0-d float32 tensor
+(float64 if that is the default dtype) in :class:`NAdam`, rounded at every step.
 
 Defaults are PyTorch's: ``lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, momentum_decay=4e-3`` (Dozat's
 :math:`0.96^{t/250}`).
@@ -28,11 +29,11 @@ Where this sits among the frameworks:
 
 * **eps outside the square root, after bias correction**, as in Adam (:mod:`adamcourse.optim.adam`).
 * **Momentum schedule**: PyTorch's, with :math:`\psi = 0.004`. Keras 3's ``Nadam`` uses :math:`0.96^t`
-  (:math:`\psi = 1`, so :math:`\mu_t` reaches :math:`\beta_1` within about a hundred steps) with ``lr=1e-3``
-  and ``epsilon=1e-7``; optax's ``nadam`` has no schedule (:math:`\mu_t = \beta_1`), which no value of
+  (:math:`\psi = 1`, so :math:`\beta_{1,t}` reaches :math:`\beta_1` within about a hundred steps) with ``lr=1e-3``
+  and ``epsilon=1e-7``; optax's ``nadam`` has no schedule (:math:`\beta_{1,t} = \beta_1`), which no value of
   :math:`\psi` reproduces.
 * ``weight_decay`` is **L2** by default; with ``decoupled_weight_decay=True`` it is AdamW's
-  :math:`\theta \leftarrow \theta(1 - \gamma\lambda)` instead ("NAdamW"), applied before the step.
+  :math:`\theta \leftarrow \theta(1 - \eta\lambda_{\mathrm{wd}})` instead ("NAdamW"), applied before the step.
 * Non-finite gradients are not caught: a NaN or inf propagates into ``m``, ``v`` and ``theta`` as in torch.
 
 Example::
@@ -87,10 +88,10 @@ def step(theta: Array, grad: Array, state: NAdamState, *, lr: float = 2e-3, beta
     t = state.t + 1
     g = -grad if maximize else grad
     if weight_decay and decoupled_weight_decay:
-        theta = theta * (1 - lr * weight_decay)          # NAdamW: theta <- theta (1 - gamma lambda)
+        theta = theta * (1 - lr * weight_decay)          # NAdamW: theta <- theta (1 - eta lambda_wd)
     elif weight_decay:
-        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
-    mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))             # mu_t
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda_wd theta_{t-1}
+    mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))             # beta_{1,t} (torch: mu)
     mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))  # mu_{t+1}
     mu_product = state.mu_product * mu                   # prod_{i <= t} mu_i (a tensor rounds as torch's)
     prod, prod_next = float(mu_product), float(mu_product) * mu_next   # prod_{i <= t}, prod_{i <= t+1}

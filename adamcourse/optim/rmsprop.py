@@ -1,24 +1,24 @@
 r"""RMSprop (Tieleman & Hinton, 2012, Lecture 6e), centered variant of Graves (2013), with PyTorch's options.
 
-For :math:`t = 1, 2, \dots`, element-wise, with :math:`\gamma` = ``lr``, :math:`\alpha` = ``alpha`` and
-:math:`\mu` = ``momentum``, from :math:`v_0 = \bar g_0 = b_0 = 0`:
+For :math:`t = 1, 2, \dots`, element-wise, with :math:`\eta` = ``lr``, :math:`\alpha` = ``alpha`` and
+:math:`\beta` = ``momentum``, from :math:`v_0 = \bar g_0 = b_0 = 0`:
 
 .. math::
 
-    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-        \quad\text{(L2 term only if weight\_decay} = \lambda > 0\text{)} \\
+    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda_{\mathrm{wd}}\,\theta_{t-1}
+        \quad\text{(L2 term only if weight\_decay} = \lambda_{\mathrm{wd}} > 0\text{)} \\
     v_t &\leftarrow \alpha\, v_{t-1} + (1 - \alpha)\, g_t^2 \\
     \bar g_t &\leftarrow \alpha\, \bar g_{t-1} + (1 - \alpha)\, g_t
         \quad\text{(centered only)} \\
     \Delta_t &\leftarrow g_t / (\sqrt{v_t - \bar g_t^2} + \epsilon)
         \quad\text{(centered; otherwise } g_t / (\sqrt{v_t} + \epsilon)\text{)} \\
-    b_t &\leftarrow \mu\, b_{t-1} + \Delta_t, \qquad \theta_t \leftarrow \theta_{t-1} - \gamma\, b_t
-        \quad\text{(if } \mu > 0\text{)} \\
-    \theta_t &\leftarrow \theta_{t-1} - \gamma\, \Delta_t \quad\text{(if } \mu = 0\text{)}
+    b_t &\leftarrow \beta\, b_{t-1} + \Delta_t, \qquad \theta_t \leftarrow \theta_{t-1} - \eta\, b_t
+        \quad\text{(if } \beta > 0\text{)} \\
+    \theta_t &\leftarrow \theta_{t-1} - \eta\, \Delta_t \quad\text{(if } \beta = 0\text{)}
 
 Defaults are PyTorch's: ``lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False``.
 :math:`v_t` is not bias-corrected, so early steps are larger: the first one is
-:math:`\gamma / \sqrt{1 - \alpha} \approx 10\gamma` per element.
+:math:`\eta / \sqrt{1 - \alpha} \approx 10\eta` per element.
 
 Where this sits among the frameworks:
 
@@ -27,7 +27,7 @@ Where this sits among the frameworks:
   \epsilon}`), as Graves does.
 * :math:`v_0 = 0`, as in PyTorch, Keras and optax; TF1's ``RMSPropOptimizer`` starts from :math:`v_0 = 1`.
 * **lr outside the momentum buffer**, as in PyTorch; TF and Keras accumulate
-  :math:`b_t = \mu b_{t-1} + \gamma \Delta_t`, which differs once :math:`\gamma` changes. timm's
+  :math:`b_t = \beta b_{t-1} + \eta \Delta_t`, which differs once :math:`\eta` changes. timm's
   ``RMSpropTF`` reproduces the TF conventions on top of PyTorch.
 * ``alpha`` must lie in :math:`[0, 1)` here; PyTorch accepts any :math:`\alpha \ge 0`, but
   :math:`\alpha \ge 1` is not a moving average (and :math:`v_t` goes negative for :math:`\alpha > 1`).
@@ -84,7 +84,7 @@ def step(theta: Array, grad: Array, state: RMSpropState, *, lr: float = 1e-2, al
     check_range("momentum", momentum, 0.0)
     g = -grad if maximize else grad
     if weight_decay:
-        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda_wd theta_{t-1}
     v = alpha * state.v + (1 - alpha) * g * g            # v_t
     g_avg, b = state.g_avg, state.b                      # kept as they are while their option is off
     if centered:

@@ -1,29 +1,29 @@
 r"""Stochastic gradient descent with momentum (Polyak, 1964) and Nesterov momentum (Sutskever et al., 2013).
 
-Written as PyTorch does it, with :math:`\gamma` = ``lr``, :math:`\mu` = ``momentum``, :math:`\tau` =
-``dampening`` and :math:`\lambda` = ``weight_decay``. For :math:`t = 1, 2, \dots`, element-wise:
+Written as PyTorch does it, with :math:`\eta` = ``lr``, :math:`\beta` = ``momentum``, :math:`\tau` =
+``dampening`` and :math:`\lambda_{\mathrm{wd}}` = ``weight_decay``. For :math:`t = 1, 2, \dots`, element-wise:
 
 .. math::
 
-    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1}
-        \quad\text{(L2 term only if } \lambda > 0\text{)} \\
-    b_t &\leftarrow \begin{cases} g_t & t = 1 \\ \mu\, b_{t-1} + (1 - \tau)\, g_t & t > 1 \end{cases}
-        \quad\text{(only if } \mu > 0\text{)} \\
-    d_t &\leftarrow \begin{cases} g_t + \mu\, b_t & \text{nesterov} \\ b_t & \text{otherwise} \end{cases}
-        \qquad (d_t = g_t \text{ if } \mu = 0) \\
-    \theta_t &\leftarrow \theta_{t-1} - \gamma\, d_t
+    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda_{\mathrm{wd}}\,\theta_{t-1}
+        \quad\text{(L2 term only if } \lambda_{\mathrm{wd}} > 0\text{)} \\
+    b_t &\leftarrow \begin{cases} g_t & t = 1 \\ \beta\, b_{t-1} + (1 - \tau)\, g_t & t > 1 \end{cases}
+        \quad\text{(only if } \beta > 0\text{)} \\
+    d_t &\leftarrow \begin{cases} g_t + \beta\, b_t & \text{nesterov} \\ b_t & \text{otherwise} \end{cases}
+        \qquad (d_t = g_t \text{ if } \beta = 0) \\
+    \theta_t &\leftarrow \theta_{t-1} - \eta\, d_t
 
 Defaults are PyTorch 2.13's: ``lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False``.
 
 Where this sits among the frameworks:
 
 * **lr outside the momentum buffer**, as in PyTorch and optax (``trace``, then scaling by ``-lr``).
-  Sutskever et al. and Keras keep the velocity :math:`v_t = \mu v_{t-1} - \gamma g_t` with the learning rate
-  inside; the two agree while :math:`\gamma` is constant and differ as soon as a schedule changes it.
+  Sutskever et al. and Keras keep the learning rate inside the buffer, :math:`b_t = \beta b_{t-1} - \eta g_t`
+  (their velocity); the two agree while :math:`\eta` is constant and differ as soon as a schedule changes it.
 * **The first step sets** :math:`b_1 = g_1` (no dampening), as PyTorch does; Keras and optax have no dampening
   and start from :math:`b_0 = 0`, which gives the same :math:`b_1`.
 * **Nesterov** is Sutskever et al.'s look-ahead rewritten at the current point,
-  :math:`d_t = g_t + \mu b_t`, as in PyTorch, Keras and optax. It needs :math:`\mu > 0` and :math:`\tau = 0`.
+  :math:`d_t = g_t + \beta b_t`, as in PyTorch, Keras and optax. It needs :math:`\beta > 0` and :math:`\tau = 0`.
 * ``dampening`` is not range-checked (PyTorch does not check it either).
 * **Sparse gradients** work as in PyTorch: every formula above runs unchanged on a sparse :math:`g_t`
   (:math:`b_t` is then sparse too), except the L2 term, which PyTorch cannot add to a sparse gradient either.
@@ -78,7 +78,7 @@ def step(theta: Array, grad: Array, state: SGDState, *, lr: float = 1e-3, moment
                          f"momentum > 0 and dampening == 0, got momentum={momentum!r}, dampening={dampening!r}")
     g = -grad if maximize else grad
     if weight_decay:
-        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda theta_{t-1}
+        g = add_scaled(g, theta, weight_decay)           # L2: g_t <- g_t + lambda_wd theta_{t-1}
     b = state.b                                          # kept as it is while momentum == 0, as in torch
     if momentum:
         if b is None:
@@ -102,3 +102,9 @@ class SGD(FunctionalOptimizer):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults, foreach=foreach, fused=fused, differentiable=differentiable)
+
+    def __setstate__(self, state):
+        """As torch's SGD: a state dict without ``fused`` gets ``fused=False`` (not the constructor's None)."""
+        for group in state.get("param_groups", []):
+            group.setdefault("fused", False)
+        super().__setstate__(state)
