@@ -11,7 +11,8 @@ under bf16 autocast.
 >>> from adamcourse.train import fit
 >>> x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
 >>> model = torch.nn.Linear(4, 3)
->>> history = fit(model, [(x, y)], [(x, y)], Adam(model.parameters()), epochs=2, progress=False)
+>>> history = fit(model, [(x, y)], [(x, y)], Adam(model.parameters()),
+...               epochs=2, progress=False)
 >>> len(history.step), len(history.epoch)
 (2, 2)
 """
@@ -44,6 +45,8 @@ class History:
     epoch's step losses), ``val_loss`` and ``val_metric`` (empty without validation data, ``nan`` metric
     with ``metric=None``), ``epoch_time`` (seconds of training at the end of the epoch, evaluation
     excluded) and ``examples_per_s``.
+
+    ``History(name, device, metric)`` starts with every list empty; :func:`fit` appends to them as it trains.
     """
 
     name: str
@@ -62,6 +65,7 @@ class History:
     examples_per_s: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """Every field as a plain ``dict`` (lists of floats and ints), ready for ``json.dump``."""
         return asdict(self)
 
 
@@ -143,16 +147,26 @@ def fit(model: nn.Module, train: Iterable, val: Iterable | None, optimizer: torc
         progress: bool = True, name: str | None = None) -> History:
     """Train ``model`` on ``train`` for ``epochs`` epochs; evaluate on ``val`` after each; return a :class:`History`.
 
-    ``train`` and ``val``: any re-iterable of ``(x, y)`` batches (``data.ArrayLoader``, ``data.CharWindows``, a
-    ``DataLoader``, a list); ``val=None`` skips evaluation. ``device``: default :func:`~adamcourse.runtime.best_device`;
-    the model is moved there (create the optimizer before or after: ``Module.to`` keeps the parameter objects).
-    ``loss_fn(logits, y)``: default :func:`cross_entropy`. ``metric``: ``"accuracy"``, ``"bpc"`` (bits per
-    character, the loss over ln 2), a callable ``metric(logits, y)`` returning the batch mean, or ``None``.
-    ``clip_grad_norm``: clip the total gradient norm to this before each step (the norm before clipping is
-    recorded). ``scheduler``: stepped after every optimizer step (so give it a number of steps, not epochs).
-    ``amp``: bf16 autocast on CUDA (ignored elsewhere). ``max_time_s``: stop after the step that passes this
-    many seconds of training, then evaluate once more. ``progress``: a ``tqdm.auto`` bar; ``False`` prints
-    nothing. ``name``: default the optimizer's class name.
+    Args:
+        model: moved to ``device`` (create the optimizer before or after: ``Module.to`` keeps the parameter
+            objects).
+        train: any re-iterable of ``(x, y)`` batches: ``data.ArrayLoader``, ``data.CharWindows``, a
+            ``DataLoader``, a list.
+        val: the same, evaluated after each epoch; ``None`` skips evaluation.
+        optimizer: over ``model``'s parameters: an ``adamcourse.optim`` or a ``torch.optim`` optimizer.
+        epochs: passes over ``train``.
+        device: default :func:`~adamcourse.runtime.best_device`.
+        loss_fn: ``loss_fn(logits, y)``; default :func:`cross_entropy`.
+        metric: ``"accuracy"``, ``"bpc"`` (bits per character, the loss over ln 2), a callable
+            ``metric(logits, y)`` returning the batch mean, or ``None``.
+        clip_grad_norm: clip the total gradient norm to this before each step (the norm before clipping is
+            recorded).
+        record_grad_norm: record the total gradient norm at each step, without clipping.
+        scheduler: stepped after every optimizer step (so give it a number of steps, not epochs).
+        amp: bf16 autocast on CUDA (ignored elsewhere).
+        max_time_s: stop after the step that passes this many seconds of training, then evaluate once more.
+        progress: a ``tqdm.auto`` bar; ``False`` prints nothing.
+        name: the history's name; default the optimizer's class name.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
