@@ -61,6 +61,15 @@ class ImageData(NamedTuple):
     name: str
 
 
+Split.x.__doc__ = "Inputs: images ``(N, C, H, W)`` float32 in [0, 1], or sequences ``(N, T, C)``."
+Split.y.__doc__ = "Class labels, ``(N,)`` int64."
+ImageData.train.__doc__ = "The training split."
+ImageData.val.__doc__ = "The validation split, held out from training."
+ImageData.test.__doc__ = "The test split, held out from training and validation."
+ImageData.classes.__doc__ = "The class names, indexed by label."
+ImageData.name.__doc__ = "The data set's name, as shown in plots and tables."
+
+
 class DownloadError(OSError):
     """A file could not be downloaded, or what arrived is not the published file."""
 

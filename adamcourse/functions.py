@@ -226,6 +226,10 @@ class Trajectory(NamedTuple):
     losses: np.ndarray
 
 
+Trajectory.path.__doc__ = r"The iterates :math:`\theta_0, \dots, \theta_T`, shape ``(steps + 1, d)``."
+Trajectory.losses.__doc__ = r"The objective along the path, :math:`f(\theta_0), \dots, f(\theta_T)`."
+
+
 def run(optimizer: ModuleType, problem: Problem, x0: np.ndarray | None = None, steps: int = 100, *,
         grad_noise: float = 0.0, seed: int = 0, **hyper) -> Trajectory:
     r"""Run ``steps`` steps of ``optimizer`` (a module with ``init``/``step``) on ``problem`` from ``x0``.

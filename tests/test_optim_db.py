@@ -160,16 +160,10 @@ def _tensor_lr_float64(name, kwargs, dtype):
         and dtype == torch.float64
 
 
-def _shaped_tensor_betas(name, kwargs, dtype):
-    return any(torch.is_tensor(b) and b.dim() > 0 for b in kwargs.get("betas", ()))
-
-
 KNOWN_DIFFERENCES = {
     _tensor_lr_float64: "with a float32 tensor lr, torch does the scalar arithmetic on it (lr / (1 - beta1^t), the "
                         "decoupled decay's 1 - lr * weight_decay) in float32 0-d tensors; ours takes lr.item() and "
                         "computes in double, so float64 parameters differ from torch's by 1e-10 to 1e-8 relative",
-    _shaped_tensor_betas: "torch stores tensor betas squeezed to 0-d (torch.optim.optimizer._to_scalar) in "
-                          "param_groups; ours keeps the shape given, e.g. (1, 1, 1), so the state dicts differ",
 }
 
 

@@ -52,6 +52,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
                 name = type(self).__name__
                 raise ValueError(f"adamcourse.optim.{name} has only the readable single-tensor path: "
                                  f"{flag}={value!r} is not supported (use torch.optim.{name} for it)")
+        if "betas" in defaults:  # as torch.optim: 1-element tensor betas are stored as 0-d tensors
+            defaults["betas"] = tuple(b.squeeze() if torch.is_tensor(b) and b.dim() else b for b in defaults["betas"])
         super().__init__(params, {**defaults, **unsupported})  # kept so state_dict() matches torch's
 
     def _check(self, group: dict[str, Any]) -> None:
