@@ -176,14 +176,14 @@ class Table:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
-                       for row in self.rows)
-        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        # Inline styles, so that Jupyter, Colab and the book all show it the same: the table scrolls in its
-        # own box on a narrow screen instead of wrapping "93 (lr 1.8)" or widening the page.
-        return (f'<div class="adamcourse-table" style="overflow-x: auto; max-width: 100%">'
-                f'<table class="table" style="white-space: nowrap; width: auto">{caption}'
-                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+        cell = '<td style="white-space: nowrap">'  # "93 (lr 1.8)" on one line
+        body = "".join("<tr>" + "".join(f"{cell}{html.escape(v)}</td>" for v in row) + "</tr>" for row in self.rows)
+        caption = f'<p class="adamcourse-table-caption">{html.escape(self.caption)}</p>' if self.caption else ""
+        # Inline styles, so that Jupyter, Colab and the book show it alike: the caption wraps with the text, and
+        # on a narrow screen the table scrolls in its own box instead of wrapping cells or widening the page.
+        return (f'{caption}<div class="adamcourse-table" style="overflow-x: auto; max-width: 100%">'
+                f'<table class="table" style="width: auto"><thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table></div>")
 
     def __str__(self) -> str:
         cells = [self.columns, *self.rows]
@@ -425,7 +425,8 @@ def plot_history(histories, *, x: str = "step", keys: tuple[str, ...] = ("train_
         ylabel = _METRIC_LABELS.get(metric, f"validation {metric}") if key == "val_metric" else _LABELS[key]
         ax.set(xlabel="step" if x == "step" else "training time (s)", ylabel=ylabel)
         ax.grid(True, which="major", alpha=0.3)
-    _legend(axes[-1], "below")
+    handles, labels = axes[0].get_legend_handles_labels()  # one legend for all panels, below them
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), frameon=False)
     if title is not None:
         fig.suptitle(title)
     return fig
