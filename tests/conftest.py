@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,20 @@ def built_book(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     result = build(out)
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + "\n" + result.stderr).splitlines()[-80:])
-        pytest.fail(f"`{result.args}` exited with {result.returncode}; last lines:\n{tail}", pytrace=False)
+        lines = (result.stdout + "\n" + result.stderr).splitlines()
+        problems = [line for line in lines if re.search(r"WARNING|ERROR|Error|Traceback", line)
+                    and "Kernel is running over TCP" not in line]
+        tail = "\n".join(lines[-30:])
+        pytest.fail(f"`{result.args}` exited with {result.returncode}; its warnings and errors:\n"
+                    + "\n".join(problems[:40]) + f"\nlast lines:\n{tail}", pytrace=False)
     return out / "_build" / "html"
+
+
+def pytest_collection_finish(session):
+    """Importing ``torch.testing._internal.common_utils`` (the optim_db tests do, to read PyTorch's own test
+    cases) calls ``torch.backends.disable_global_flags()`` for the whole process, after which
+    ``adamcourse.runtime.seed_everything`` cannot set cuDNN's flags. Undo it once collection is over (torch has
+    no public call for that: the module global that flags_frozen reads is set back)."""
+    if torch.backends.flags_frozen():
+        torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = True
+        assert not torch.backends.flags_frozen()
