@@ -61,7 +61,7 @@ class ImageData(NamedTuple):
     name: str
 
 
-Split.x.__doc__ = "Inputs: images ``(N, C, H, W)`` float32 in [0, 1], or sequences ``(N, T, C)``."
+Split.x.__doc__ = "The inputs, images ``(N, C, H, W)`` float32 in [0, 1] or sequences ``(N, T, C)``."
 Split.y.__doc__ = "Class labels, ``(N,)`` int64."
 ImageData.train.__doc__ = "The training split."
 ImageData.val.__doc__ = "The validation split, held out from training."
