@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make book   build the HTML book into _build/html/"
-	@echo "make test   lint, run the library tests and execute every chapter (ADAMCOURSE_QUICK=1)"
+	@echo "make test   lint, run the library tests and execute every chapter (ADAMCOURSE_QUICK=1);"
+	@echo "            the explorers' tests run again under ipywidgets 7"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is required"'
@@ -35,8 +36,17 @@ book: $(STAMP) $(LIBRARY_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .   # the package, tests, benchmarks, instructor/ and the chapters
 
-test: $(STAMP) lint
+# The explorers must also work with ipywidgets 7, what Colab has shipped: a small second environment, the main one
+# with ipywidgets 7.7.1 put first on the path, runs their tests again.
+WIDGETS7 := .venv-ipywidgets7
+$(WIDGETS7)/.installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --target $(WIDGETS7) ipywidgets==7.7.1 ipython_genutils==0.2.0
+	touch $@
+
+test: $(STAMP) lint $(WIDGETS7)/.installed
 	ADAMCOURSE_QUICK=1 $(BIN)/python -m pytest
+	PYTHONPATH=$(WIDGETS7) ADAMCOURSE_EXPECT_IPYWIDGETS=7 $(BIN)/python -m pytest -q tests/test_widgets.py \
+	  -W "ignore:The \`ipykernel.comm.Comm\` class has been deprecated:DeprecationWarning"  # ipywidgets 7 on ipykernel 7
 
 clean:
 	rm -rf _build

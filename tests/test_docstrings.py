@@ -9,7 +9,8 @@ import pytest
 
 MODULES = ["adamcourse.optim." + name for name in ("sgd", "adagrad", "rmsprop", "adam", "adamw", "adamax", "nadam")]
 MODULES += ["adamcourse.optim", "adamcourse.functions", "adamcourse.viz", "adamcourse.runtime", "adamcourse.data",
-            "adamcourse.models", "adamcourse.train", "adamcourse.sweep"]
+            "adamcourse.models", "adamcourse.train", "adamcourse.sweep",
+            "adamcourse.widgets"]
 
 
 @pytest.mark.parametrize("name", MODULES)
