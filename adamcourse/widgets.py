@@ -32,7 +32,10 @@ Works with ipywidgets 7 (Colab) and 8: only widgets and traits that both have ar
 
 from __future__ import annotations
 
+import base64
+import html
 import io
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -61,6 +64,7 @@ __all__ = ["Explorer", "explorer", "playground", "bias_correction", "ema_window"
 
 # zlib level 1: measured 6 ms per playground frame against 10 ms at the default 6, for the same ~70 kB.
 PNG_COMPRESS_LEVEL = 1
+STATIC_FRAMES = 9  # frames of the main slider in the book's static page (about 70 kB each for the playground)
 
 
 # ---------------------------------------------------------------- the explorer pattern
@@ -156,13 +160,17 @@ class Explorer(W.VBox):
     """
 
     def __init__(self, controls: Mapping[str, W.Widget], update: Callable[[dict], bool], state, *,
-                 columns: int = 3, rows: list[list[str]] | None = None, note: str | None = None):
+                 columns: int = 3, rows: list[list[str]] | None = None, note: str | None = None,
+                 main: str | None = None):
         for name, control in controls.items():
             if not hasattr(control, "value"):
                 raise TypeError(f"control {name!r} must be a widget with a value, got {type(control).__name__}")
         if not hasattr(state, "figure") or not hasattr(state, "animated"):
             raise TypeError("state must have .figure (a matplotlib Figure) and .animated (a list of artists)")
         self.controls = dict(controls)
+        if main is not None and main not in self.controls:
+            raise ValueError(f"main must name a control, one of {list(self.controls)}; got {main!r}")
+        self.main = main or next(iter(self.controls), None)
         self.state = state
         self.image = W.Image(format="png")
         self.status = W.HTML("")
@@ -208,6 +216,58 @@ class Explorer(W.VBox):
         self.last_ms = 1e3 * (time.perf_counter() - start)
         self.renders += 1
 
+    def frames(self, name: str | None = None, count: int = STATIC_FRAMES) -> tuple[list, list[bytes]]:
+        """The figure as PNG frames at ``count`` values spread over the range of control ``name`` (the main
+        control by default), evenly on a log slider; the control is set back afterwards. Returns
+        ``(values, pngs)``."""
+        name = name or self.main
+        control = self.controls[name]
+        values = _spread(control, count)
+        start, pngs = control.value, []
+        try:
+            for value in values:
+                control.value = value
+                pngs.append(self.image.value)
+        finally:
+            control.value = start
+        return values, pngs
+
+    def static_html(self, name: str | None = None, count: int = STATIC_FRAMES) -> str:
+        """The explorer for a page where no kernel runs: its main slider as a range input that switches
+        between precomputed frames (plain HTML and a few lines of script), and one line on how to get every
+        control. This is what the book's HTML shows; Jupyter and Colab show the live widget."""
+        name = name or self.main
+        values, pngs = self.frames(name, count)
+        start = min(range(len(values)), key=lambda i: abs(values[i] - self.controls[name].value))
+        uid = f"adamcourse-explorer-{self.model_id}"
+        sources = [f"data:image/png;base64,{base64.b64encode(png).decode()}" for png in pngs]
+        labels = [f"{v:.3g}" for v in values]
+        description = html.escape(getattr(self.controls[name], "description", name) or name)
+        return (f'<figure class="adamcourse-explorer-static" id="{uid}" style="margin: 0">'
+                f'<img src="{sources[start]}" alt="{description} = {labels[start]}" style="max-width: 100%">'
+                f'<div><label>{description} <input type="range" min="0" max="{len(values) - 1}" step="1" '
+                f'value="{start}" aria-label="{description}" style="width: min(300px, 60%); vertical-align: middle">'
+                f' <output>{labels[start]}</output></label></div>'
+                f"<figcaption><small>This page moves one control through {len(values)} precomputed frames; run "
+                f"the notebook (Colab or Jupyter: the launch buttons at the top) to move every control.</small>"
+                f"</figcaption><script>(() => {{ const root = document.getElementById({json.dumps(uid)}); "
+                f"const sources = {json.dumps(sources)}; const labels = {json.dumps(labels)}; "
+                f'const img = root.querySelector("img"), out = root.querySelector("output"); '
+                f'root.querySelector("input").addEventListener("input", (e) => {{ const i = +e.target.value; '
+                f"img.src = sources[i]; img.alt = {json.dumps(description)} + ' = ' + labels[i]; "
+                f"out.textContent = labels[i]; }}); }})();</script></figure>")
+
+    def _ipython_display_(self, **kwargs) -> None:
+        """Display the live widget together with :meth:`static_html`: a front end with a kernel (Jupyter,
+        Colab) renders the widget, and the book, configured to prefer HTML, renders the frames."""
+        from IPython.display import display
+
+        bundle = {"text/plain": repr(self), "text/html": self.static_html()}
+        if self._view_name is not None:
+            bundle["application/vnd.jupyter.widget-view+json"] = {
+                "version_major": 2, "version_minor": 0, "model_id": self.model_id}
+        display(bundle, raw=True)
+
     def _changed(self, change) -> None:
         try:
             self.refresh()
@@ -218,7 +278,7 @@ class Explorer(W.VBox):
 
 
 def explorer(controls: Mapping[str, W.Widget], update: Callable[[dict], bool], state, *, columns: int = 3,
-             rows: list[list[str]] | None = None, note: str | None = None) -> Explorer:
+             rows: list[list[str]] | None = None, note: str | None = None, main: str | None = None) -> Explorer:
     """Wire ``controls`` to ``update`` and show ``state.figure``: the pattern of every explorer here.
 
     ``update(values)`` receives ``{name: control.value}``, sets the data of the artists in
@@ -226,9 +286,25 @@ def explorer(controls: Mapping[str, W.Widget], update: Callable[[dict], bool], s
     (optional: axes whose ticks may change), and returns True when it changed anything else (a title, a new
     ``state.figure``): then the figure is drawn in full, as it is when the limits of an axes not in
     ``state.live`` change. It is called once at once, to draw the first frame. ``columns``: controls per row,
-    or ``rows``: the names of the controls row by row; ``note``: HTML shown above the figure.
+    or ``rows``: the names of the controls row by row; ``note``: HTML shown above the figure; ``main``: the
+    control that the book's static page can move (:meth:`Explorer.static_html`; default: the first one).
     """
-    return Explorer(controls, update, state, columns=columns, rows=rows, note=note)
+    return Explorer(controls, update, state, columns=columns, rows=rows, note=note, main=main)
+
+
+def _spread(control: W.Widget, count: int) -> list:
+    """``count`` values over a slider's range: log-spaced on a log slider, whole numbers on an int slider."""
+    if count < 2:
+        raise ValueError(f"count must be >= 2, got {count!r}")
+    if isinstance(control, W.FloatLogSlider):
+        values = control.base ** np.linspace(control.min, control.max, count)
+    elif isinstance(control, (W.FloatSlider, W.IntSlider)):
+        values = np.linspace(control.min, control.max, count)
+    else:
+        raise TypeError(f"a static page can move sliders only, not a {type(control).__name__}")
+    if isinstance(control, W.IntSlider):
+        return sorted({int(round(v)) for v in values})
+    return [float(f"{v:.3g}") for v in values]
 
 
 _STYLE = {"description_width": "initial"}
@@ -443,7 +519,7 @@ def playground(problem: str = "ill-conditioned quadratic", optimizers=tuple(OPTI
     note = ("Drag a slider: each path is the optimizer's iterates from the white start; "
             "the right panel is the loss gap on a log scale.")
     rows = [["problem", "steps"], ["lr", "eps"], ["beta1", "beta2", "momentum"], list(OPTIMIZERS)]
-    return explorer(controls, update, state, rows=rows, note=f"<small>{note}</small>")
+    return explorer(controls, update, state, rows=rows, note=f"<small>{note}</small>", main="lr")
 
 
 # ---------------------------------------------------------------- (2) bias correction
@@ -560,7 +636,7 @@ def bias_correction(beta1: float = 0.9, beta2: float = 0.999, t: int = 10, *, ho
         _set_limits(axes[2], ylim=_decades(np.concatenate([s["step"], s["step_hat"]])))
         return False
 
-    return explorer(controls, update, state, columns=3)
+    return explorer(controls, update, state, columns=3, main="beta2")
 
 
 # ---------------------------------------------------------------- (3) EMA window
@@ -633,4 +709,4 @@ def ema_window(alpha: float = 0.9, t: int = 50, *, max_t: int = 300) -> Explorer
         _set_limits(right, xlim=(0, t))
         return False
 
-    return explorer(controls, update, state, columns=2)
+    return explorer(controls, update, state, columns=2, main="alpha")

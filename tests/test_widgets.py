@@ -332,3 +332,44 @@ def test_runs_under_the_ipywidgets_version_the_makefile_asks_for():
     with ipywidgets 7 first on the path (Colab's major version)."""
     expected = os.environ.get("ADAMCOURSE_EXPECT_IPYWIDGETS", "8")
     assert ipywidgets.__version__.split(".")[0] == expected, ipywidgets.__version__
+
+
+@pytest.mark.parametrize("make, main", [(lambda: widgets.playground("Rosenbrock", optimizers=("Adam", "SGD"),
+                                                                   steps=60), "lr"),
+                                        (lambda: widgets.bias_correction(horizon=200), "beta2"),
+                                        (lambda: widgets.ema_window(), "alpha")])
+def test_static_page_frames_follow_the_main_slider(make, main):
+    """The book shows each explorer as frames of its main slider: one frame per value, each the figure the live
+    widget shows at that value, and the control set back afterwards."""
+    ex = make()
+    assert ex.main == main
+    before, shown = ex.controls[main].value, ex.image.value
+    values, pngs = ex.frames(count=4)
+    assert len(values) == len(pngs) == 4 and len(set(pngs)) == 4  # every frame differs
+    assert ex.controls[main].value == before and ex.image.value == shown
+    ex.controls[main].value = values[2]
+    assert ex.image.value == pngs[2]
+    page = ex.static_html(count=4)
+    assert page.count("data:image/png;base64,") == 4 + 1  # the four frames, and the first shown in the <img>
+    assert 'type="range"' in page and "Colab or Jupyter" in page and "<script>" in page
+
+
+def test_display_offers_the_widget_and_the_static_page():
+    from unittest import mock
+
+
+    ex = widgets.ema_window()
+    with mock.patch("IPython.display.display") as display:
+        ex._ipython_display_()
+    (bundle,), kwargs = display.call_args
+    assert kwargs == {"raw": True}
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == ex.model_id
+    assert "adamcourse-explorer-static" in bundle["text/html"]
+
+
+def test_static_page_needs_a_slider():
+    ex = widgets.playground("Rosenbrock", optimizers=("Adam",), steps=20)
+    with pytest.raises(TypeError, match="sliders only"):
+        ex.frames("problem")
+    with pytest.raises(ValueError, match="main must name a control"):
+        widgets.explorer(ex.controls, lambda values: False, ex.state, main="nope")
