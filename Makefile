@@ -12,6 +12,7 @@ help:
 	@echo "make book   build the HTML book into _build/html/"
 	@echo "make test   lint, run the library tests and execute every chapter (ADAMCOURSE_QUICK=1);"
 	@echo "            the explorers' tests run again under ipywidgets 7"
+	@echo "make install-cells   rewrite every chapter's install cell from _config.yml"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is required"'
@@ -50,3 +51,9 @@ test: $(STAMP) lint $(WIDGETS7)/.installed
 
 clean:
 	rm -rf _build
+
+# Every chapter's first cell installs adamcourse when it is missing (Colab): that snippet is generated from
+# _config.yml's repository (url, branch). Rerun after changing either; tests/test_install_cell.py checks it.
+.PHONY: install-cells
+install-cells: $(STAMP)
+	$(BIN)/python tools/install_cell.py

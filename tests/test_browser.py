@@ -447,6 +447,36 @@ def test_menu_button_opens_the_navigation_on_a_phone(browser, site):
         tab.close()
 
 
+EXPLORER_PAGES = {"book/foundations/rmsprop": 1, "book/foundations/adam": 2}  # page -> explorers on it
+
+
+@pytest.mark.parametrize("page", EXPLORER_PAGES)
+def test_explorers_move_in_the_static_page(browser, site, page):
+    """No kernel runs behind the book: each explorer is there as its main slider over precomputed frames
+    (adamcourse.widgets.Explorer.static_html), not as an empty widget box. Moving the slider changes the figure."""
+    tab = browser.new_page(viewport=DESKTOP)
+    tab.route("**/*", route)
+    try:
+        tab.goto(f"{site}/{page}.html", wait_until="load")
+        explorers = tab.locator(".adamcourse-explorer-static")
+        assert explorers.count() == EXPLORER_PAGES[page], f"{page}: {explorers.count()} explorers in the page"
+        assert tab.locator(".jupyter-widgets, .widget-subarea").count() == 0, f"{page}: an empty widget box"
+        for i in range(explorers.count()):
+            explorer = explorers.nth(i)
+            image, readout = explorer.locator("img"), explorer.locator("output")
+            slider = explorer.locator("input[type=range]")
+            before, label = image.get_attribute("src"), readout.inner_text()
+            assert image.evaluate("img => img.complete && img.naturalWidth > 0"), f"{page}: explorer {i} has no figure"
+            last = slider.get_attribute("max")
+            target = "0" if slider.input_value() != "0" else last
+            slider.fill(target)  # sets the value and fires input, as dragging does
+            assert image.get_attribute("src") != before, f"{page}: explorer {i}'s figure did not change"
+            assert readout.inner_text() != label, f"{page}: explorer {i}'s readout did not change"
+            assert "Colab or Jupyter" in explorer.inner_text()
+    finally:
+        tab.close()
+
+
 # --- As a script: measure a built book and write the list ---------------------------------------------------------
 
 def measure_book(html: Path, pages: list[str] | None = None) -> list[dict]:
