@@ -39,7 +39,7 @@ lint: $(STAMP)
 
 # The explorers must also work with ipywidgets 7, what Colab has shipped: a small second environment, the main one
 # with ipywidgets 7.7.1 put first on the path, runs their tests again.
-WIDGETS7 := .venv-ipywidgets7
+WIDGETS7 := $(VENV)/ipywidgets7   # inside .venv: ignored by git, Sphinx and pytest like the rest of it
 $(WIDGETS7)/.installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --target $(WIDGETS7) ipywidgets==7.7.1 ipython_genutils==0.2.0
 	touch $@
