@@ -39,9 +39,10 @@ lint: $(STAMP)
 
 # The explorers must also work with ipywidgets 7, what Colab has shipped: a small second environment, the main one
 # with ipywidgets 7.7.1 put first on the path, runs their tests again.
-WIDGETS7 := $(VENV)/ipywidgets7   # inside .venv: ignored by git, Sphinx and pytest like the rest of it
+# It lives inside .venv, which git, Sphinx and pytest ignore.
+WIDGETS7 := $(VENV)/ipywidgets7
 $(WIDGETS7)/.installed: $(STAMP)
-	$(BIN)/python -m pip install --quiet --no-deps --target $(WIDGETS7) ipywidgets==7.7.1 ipython_genutils==0.2.0
+	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(WIDGETS7) ipywidgets==7.7.1 ipython_genutils==0.2.0
 	touch $@
 
 test: $(STAMP) lint $(WIDGETS7)/.installed
