@@ -217,13 +217,13 @@ class Explorer(W.VBox):
         self.renders += 1
 
     def frames(self, name: str | None = None, count: int = STATIC_FRAMES) -> tuple[list, list[bytes]]:
-        """The figure as PNG frames at ``count`` values spread over the range of control ``name`` (the main
-        control by default), evenly on a log slider; the control is set back afterwards. Returns
-        ``(values, pngs)``."""
+        """The figure as PNG frames at about ``count`` values of control ``name`` (the main control by
+        default): its current value and values spread over its range (evenly on a log slider). The control is
+        set back afterwards. Returns ``(values, pngs)``."""
         name = name or self.main
         control = self.controls[name]
-        values = _spread(control, count)
         start, pngs = control.value, []
+        values = sorted({*_spread(control, count - 1), start})  # the value the explorer was made with, too
         try:
             for value in values:
                 control.value = value

@@ -345,12 +345,14 @@ def test_static_page_frames_follow_the_main_slider(make, main):
     assert ex.main == main
     before, shown = ex.controls[main].value, ex.image.value
     values, pngs = ex.frames(count=4)
-    assert len(values) == len(pngs) == 4 and len(set(pngs)) == 4  # every frame differs
+    assert before in values and values == sorted(values)  # the page opens on the value the text describes
+    assert 3 <= len(values) == len(pngs) <= 4 and len(set(pngs)) == len(pngs)  # every frame differs
     assert ex.controls[main].value == before and ex.image.value == shown
     ex.controls[main].value = values[2]
     assert ex.image.value == pngs[2]
     page = ex.static_html(count=4)
-    assert page.count("data:image/png;base64,") == 4 + 1  # the four frames, and the first shown in the <img>
+    assert page.count("data:image/png;base64,") == len(values) + 1  # the frames, and the one shown in the <img>
+    assert f'value="{values.index(before)}"' in page
     assert 'type="range"' in page and "Colab or Jupyter" in page and "<script>" in page
 
 
