@@ -322,6 +322,14 @@ def plot_trajectories(problem: Problem, trajectories: Mapping[str, Trajectory | 
     return fig
 
 
+def log_floor(values) -> np.ndarray:
+    """``values`` as a log axis draws them: clipped below at :data:`FLOOR` (an exact 0 stays visible),
+    ``nan``/``inf`` (a diverged run) as ``nan`` (not drawn)."""
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(values), np.maximum(values, FLOOR), np.nan)
+
+
 def _log_curves(ax: Axes, curves: Mapping[str, np.ndarray], start: int) -> None:
     """One line per curve against its step ``start, start + 1, ...``; ``(T, k)`` arrays give k lines."""
     styles = ["-", "--", ":", "-."]
@@ -329,7 +337,7 @@ def _log_curves(ax: Axes, curves: Mapping[str, np.ndarray], start: int) -> None:
         values = np.asarray(values, dtype=np.float64)
         if values.ndim not in (1, 2):
             raise ValueError(f"{name!r} must have shape (steps,) or (steps, k), got {values.shape}")
-        values = np.where(np.isfinite(values), np.maximum(values, FLOOR), np.nan)
+        values = log_floor(values)
         columns = values.reshape(len(values), -1).T
         steps = np.arange(start, start + len(values))
         for j, column in enumerate(columns):

@@ -416,14 +416,6 @@ class PlaygroundState:
     cache: dict[str, tuple[tuple, functions.Trajectory]] = field(default_factory=dict, repr=False)
 
 
-def _loss_gap(losses: np.ndarray, f_min: float) -> np.ndarray:
-    """:math:`f(\\theta_t) - f^\\star` as :func:`viz.plot_losses` draws it: clipped below at ``viz.FLOOR``,
-    non-finite values (divergence) as nan."""
-    gap = np.asarray(losses, dtype=np.float64) - f_min
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(gap), np.maximum(gap, viz.FLOOR), np.nan)
-
-
 def _build_playground(state: PlaygroundState, label: str, trajectories: dict, steps: int) -> None:
     """A new figure from :func:`viz.plot_trajectories` and :func:`viz.plot_losses`; keep its moving artists."""
     problem = state.problem
@@ -509,7 +501,7 @@ def playground(problem: str = "ill-conditioned quadratic", optimizers=tuple(OPTI
         for name, traj in trajectories.items():
             state.paths[name].set_data(traj.path[:, 0], traj.path[:, 1])
             state.paths[name].set_markevery(max(1, len(traj.path) // 40))
-            gap = _loss_gap(traj.losses, state.problem.f_min)
+            gap = viz.log_floor(np.asarray(traj.losses, dtype=np.float64) - state.problem.f_min)
             state.losses[name].set_data(x, gap)
         blown = [name for name, traj in trajectories.items() if not np.isfinite(traj.losses[-1])]
         state.diverged.set_text("diverged: " + ", ".join(blown) if blown else "")

@@ -139,12 +139,7 @@ def _suite() -> type | None:
         return None
     if not path.is_file():
         raise FileNotFoundError(f"ADAMCOURSE_TORCH_TEST_OPTIM={path}: no such file")
-    frozen = torch.backends.flags_frozen()
-    cls = _load_upstream(path).TestOptimRenewedCPU
-    if not frozen:  # importing torch's common_utils froze the torch.backends flags (disable_global_flags) for
-        # the whole session, and adamcourse.runtime.seed_everything sets cudnn's: thaw them (no public API)
-        torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = True
-        assert not torch.backends.flags_frozen()
+    cls = _load_upstream(path).TestOptimRenewedCPU  # freezes torch.backends flags: conftest.py thaws them
     names = [n for n in vars(cls) if n.startswith("test_")]
     for name in names:
         if _deselected(name):
