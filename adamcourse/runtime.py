@@ -1,10 +1,13 @@
-"""What every chapter's first cell needs: quick mode, seeding and the device."""
+"""What every chapter's first cell needs: quick mode, seeding and the device; and whether to draw progress bars."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
+import sys
+from contextvars import ContextVar
 
 import numpy as np
 import torch
@@ -13,6 +16,56 @@ import torch
 def quick() -> bool:
     """True when ``ADAMCOURSE_QUICK=1``: chapters use their small settings (tests and the CPU build)."""
     return os.environ.get("ADAMCOURSE_QUICK", "0") not in ("", "0", "false", "False")
+
+
+PROGRESS_ENV = "ADAMCOURSE_PROGRESS"
+_OFF, _ON = ("0", "false", "no", "off"), ("1", "true", "yes", "on")
+_held_back: ContextVar[bool] = ContextVar("adamcourse_progress_held_back", default=False)
+
+
+def show_progress() -> bool:
+    """Whether ``train.fit`` and ``sweep.run_sweep`` draw a progress bar when not told (``progress=None``).
+
+    In order: ``False`` inside :func:`no_progress` (a sweep's own runs); ``ADAMCOURSE_PROGRESS=0`` or ``=1``
+    decides (``make book`` and ``make test`` set 0; 1 gives text bars in a script); otherwise ``True`` only in a
+    Jupyter kernel whose current cell came from a front end that can answer ``input()``: JupyterLab, Notebook,
+    Colab and VS Code can, while the executors that build and test the book (nbclient under ``jupyter-book``
+    and jupyter-cache, nbval, nbconvert, papermill) send ``allow_stdin=False``, so a bar never reaches the
+    HTML even from a plain ``jupyter-book build``. Plain Python, pytest and a terminal IPython: ``False``.
+    ``ADAMCOURSE_QUICK`` plays no part: it sets the size of the work, not whether a person is watching.
+    """
+    if _held_back.get():
+        return False
+    setting = os.environ.get(PROGRESS_ENV, "").strip().lower()
+    if setting in _OFF or setting in _ON:
+        return setting in _ON
+    if setting:
+        raise ValueError(f"{PROGRESS_ENV} must be one of {_OFF + _ON} or unset, got {setting!r}")
+    return _front_end_is_watching()
+
+
+def _front_end_is_watching() -> bool:
+    """Whether this is an IPython kernel whose current request allows ``input()``: a person's front end."""
+    if "IPython" not in sys.modules:  # a kernel has imported IPython long before
+        return False
+    kernel = getattr(sys.modules["IPython"].get_ipython(), "kernel", None)  # None: plain or terminal IPython
+    if kernel is None:
+        return False
+    if hasattr(kernel, "get_parent"):  # ipykernel >= 6
+        request = kernel.get_parent("shell")
+    else:  # ipykernel 5: the message being handled
+        request = getattr(kernel, "_parent_header", None)
+    return bool(((request or {}).get("content") or {}).get("allow_stdin", False))
+
+
+@contextlib.contextmanager
+def no_progress():
+    """Within this block :func:`show_progress` is ``False``: a sweep's runs draw no bars of their own."""
+    token = _held_back.set(True)
+    try:
+        yield
+    finally:
+        _held_back.reset(token)
 
 
 def seed_everything(seed: int = 0, *, deterministic: bool = False) -> np.random.Generator:

@@ -27,11 +27,14 @@ rather than picking a winner from noise.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from .runtime import no_progress, show_progress
 
 __all__ = ["Best", "Stats", "Sweep", "Window", "compare", "final_metric", "leaders", "neighbour_lr", "ranking",
            "run_sweep", "verdict"]
@@ -308,7 +311,7 @@ class Sweep:
 def run_sweep(run: Callable[[str, float, int], object], grids: Mapping[str, Sequence[float]],
               seeds: Iterable[int], *, score: Callable[[object], float] = final_metric,
               higher_is_better: bool = True, extend: bool = False, max_extra: int = 4,
-              log: Callable[[str], None] | None = None) -> Sweep:
+              log: Callable[[str], None] | None = None, progress: bool | None = None) -> Sweep:
     """Run ``run(name, lr, seed)`` for every optimizer ``name`` of ``grids``, every learning rate of its grid and
     every seed; return the :class:`Sweep`.
 
@@ -318,33 +321,63 @@ def run_sweep(run: Callable[[str, float, int], object], grids: Mapping[str, Sequ
     only in the optimizer and its learning rate. With ``extend=True``, an optimizer whose best learning rate
     is at an end of its grid gets the next point beyond that end (:func:`neighbour_lr`), all seeds, until its
     best is interior or ``max_extra`` points were added; check :attr:`Sweep.all_interior` afterwards.
-    ``log``: called with one line per optimizer (e.g. ``print``).
+    ``log``: called with one line per optimizer (e.g. ``print``). ``progress``: one ``tqdm.auto`` bar over all
+    the runs, naming the current one (``None``: :func:`~adamcourse.runtime.show_progress` decides); the runs
+    themselves draw none (``train.fit`` inside ``run`` stays silent unless given ``progress=True``).
     """
     sweep = Sweep(seeds, higher_is_better=higher_is_better)
+    for name, grid in grids.items():
+        if len(grid) == 0:
+            raise ValueError(f"the grid of {name!r} is empty")
+    bar = None
+    if (show_progress() if progress is None else progress):
+        from tqdm.auto import tqdm
+        bar = tqdm(total=sum(len(grid) for grid in grids.values()) * len(sweep.seeds), unit="run", leave=False)
 
     def run_point(name, lr):
         for seed in sweep.seeds:
-            result = run(name, lr, seed)
+            if bar is not None:
+                bar.set_description(f"{name}, lr {lr:g}, seed {seed}", refresh=True)
+            with no_progress():
+                result = run(name, lr, seed)
+            if bar is not None:
+                bar.update()
             if isinstance(result, (int, float, np.floating, np.integer)):
                 sweep.add(name, lr, seed, float(result))
             else:
                 sweep.add(name, lr, seed, score(result), history=result)
 
-    for name, grid in grids.items():
-        if len(grid) == 0:
-            raise ValueError(f"the grid of {name!r} is empty")
-        for lr in sorted(grid):
-            run_point(name, lr)
-        extra = 0
-        while extend and extra < max_extra and not sweep.best(name).interior:
-            best = sweep.best(name)
-            run_point(name, neighbour_lr(best.lr, best.edge))
-            extra += 1
-        if log is not None:
-            best = sweep.best(name)
-            log(f"{name}: lr {' '.join(f'{lr:g}' for lr in sweep.lrs(name))}; best {best.lr:g} "
-                f"-> {best.stats}{'' if best.interior else ' (at the edge of the grid)'}")
+    try:
+        for name, grid in grids.items():
+            for lr in sorted(grid):
+                run_point(name, lr)
+            extra = 0
+            while extend and extra < max_extra and not sweep.best(name).interior:
+                best = sweep.best(name)
+                if bar is not None:
+                    _grow(bar, len(sweep.seeds))
+                run_point(name, neighbour_lr(best.lr, best.edge))
+                extra += 1
+            if log is not None:
+                best = sweep.best(name)
+                line = (f"{name}: lr {' '.join(f'{lr:g}' for lr in sweep.lrs(name))}; best {best.lr:g} "
+                        f"-> {best.stats}{'' if best.interior else ' (at the edge of the grid)'}")
+                with bar.external_write_mode() if bar is not None else contextlib.nullcontext():
+                    log(line)  # a text bar is cleared first, then redrawn below the line
+    finally:
+        if bar is not None:
+            bar.close()
     return sweep
+
+
+def _grow(bar, runs: int) -> None:
+    """Add ``runs`` to the total of a ``tqdm.auto`` bar (the widget of ``tqdm.notebook`` keeps its own maximum,
+    which ``tqdm.notebook.reset`` updates the same way)."""
+    bar.total += runs
+    container = getattr(bar, "container", None)
+    if container is not None:
+        container.children[1].max = bar.total
+    bar.refresh()
 
 
 def ranking(stats: Mapping[str, Stats], what: str, *, higher_is_better: bool = True, fmt: str = ".3f") -> str:

@@ -12,7 +12,7 @@ under bf16 autocast.
 >>> x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
 >>> model = torch.nn.Linear(4, 3)
 >>> history = fit(model, [(x, y)], [(x, y)], Adam(model.parameters()),
-...               epochs=2, progress=False)
+...               epochs=2)
 >>> len(history.step), len(history.epoch)
 (2, 2)
 """
@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .runtime import best_device
+from .runtime import best_device, show_progress
 
 METRICS = ("accuracy", "bpc")
 
@@ -144,7 +144,7 @@ def evaluate(model: nn.Module, data: Iterable, *, device=None, loss_fn=None, met
 def fit(model: nn.Module, train: Iterable, val: Iterable | None, optimizer: torch.optim.Optimizer,
         epochs: int = 1, *, device=None, loss_fn=None, metric="accuracy", clip_grad_norm: float | None = None,
         record_grad_norm: bool = False, scheduler=None, amp: bool = False, max_time_s: float | None = None,
-        progress: bool = True, name: str | None = None) -> History:
+        progress: bool | None = None, name: str | None = None) -> History:
     """Train ``model`` on ``train`` for ``epochs`` epochs; evaluate on ``val`` after each; return a :class:`History`.
 
     Args:
@@ -165,7 +165,9 @@ def fit(model: nn.Module, train: Iterable, val: Iterable | None, optimizer: torc
         scheduler: stepped after every optimizer step (so give it a number of steps, not epochs).
         amp: bf16 autocast on CUDA (ignored elsewhere).
         max_time_s: stop after the step that passes this many seconds of training, then evaluate once more.
-        progress: a ``tqdm.auto`` bar; ``False`` prints nothing.
+        progress: a ``tqdm.auto`` bar (a widget in Jupyter, text elsewhere) when ``True``; nothing when
+            ``False``; ``None`` (the default) asks :func:`~adamcourse.runtime.show_progress`: a bar where a
+            person watches a notebook, none in the built book, the tests, scripts or inside a sweep.
         name: the history's name; default the optimizer's class name.
     """
     if not isinstance(epochs, int) or epochs < 1:
@@ -189,7 +191,7 @@ def fit(model: nn.Module, train: Iterable, val: Iterable | None, optimizer: torc
     except TypeError:
         total = None
     bar = None
-    if progress:
+    if (show_progress() if progress is None else progress):
         from tqdm.auto import tqdm
         bar = tqdm(total=total, desc=history.name, unit="step", leave=False)
 

@@ -1,4 +1,5 @@
-"""The book: chapters are committed without outputs, and the whole book builds with zero warnings.
+"""The book: chapters are committed clean (no outputs, no Colab metadata), and the whole book builds with zero
+warnings.
 
 The chapters themselves are executed cell by cell by nbval (``--nbval-lax`` in pyproject.toml collects
 ``book/**/*.ipynb``); the build test below executes them a second time, through Jupyter Book, exactly as
@@ -7,12 +8,17 @@ The chapters themselves are executed cell by cell by nbval (``--nbval-lax`` in p
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from book_build import ROOT, toc_pages
+
+_spec = importlib.util.spec_from_file_location("clean_notebooks", ROOT / "tools" / "clean_notebooks.py")
+clean_notebooks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(clean_notebooks)
 
 BOOK = ROOT / "book"
 NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb")
@@ -31,20 +37,12 @@ def test_the_book_has_chapters():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_rel)
-def test_notebook_is_committed_without_outputs(path: Path):
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    dirty = []
-    for index, cell in enumerate(nb["cells"]):
-        if cell["cell_type"] != "code":
-            continue
-        first_line = "".join(cell["source"]).strip().splitlines()[:1] or [""]
-        where = f"{_rel(path)}, code cell {index} ({first_line[0][:60]!r})"
-        if cell.get("outputs"):
-            dirty.append(f"{where}: {len(cell['outputs'])} output(s)")
-        if cell.get("execution_count") is not None:
-            dirty.append(f"{where}: execution_count={cell['execution_count']}")
-    assert not dirty, ("notebooks are committed without outputs or execution counts; clear them "
-                       "(Jupyter: Edit > Clear Outputs of All Cells, then save):\n  " + "\n  ".join(dirty))
+def test_notebook_is_committed_clean(path: Path):
+    """No outputs, execution counts, widget state or Colab metadata, and the python3 kernel
+    (``tools/clean_notebooks.py`` says what clean means; tests/test_notebooks_clean.py tests it)."""
+    dirty = clean_notebooks.problems(json.loads(path.read_text(encoding="utf-8")))
+    assert not dirty, (f"{_rel(path)} is not committed clean; run `make clean-notebooks`:\n  "
+                       + "\n  ".join(dirty))
 
 
 # ---------------------------------------------------------------- the book builds, warnings are errors
