@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +109,23 @@ def test_outcomes_that_matter(graded):
     assert stuck.points("sgd_momentum_step") == 7 and stuck.points("adam_step") == 0
     assert any("time limit" in e["error"] for e in r["toplevel_infinite_loop"].cell_errors)
     assert any(e["error"] == "MemoryError" for e in r["memory_bomb"].cell_errors)
+
+
+def test_a_released_notebook_handed_in_as_is_scores_zero_saying_not_answered_yet(graded):
+    """The released stub runs without a cell error; each exercise it holds (a function that raises
+    NotImplementedError, a value left as ``...``) scores 0 with the feedback "not answered yet"."""
+    r, out, *_ = graded
+    stub = r["released_stub"]
+    assert stub.status == "ok" and stub.cell_errors == [] and stub.total == 0
+    code = "".join(c.source for c in nbformat.read(SUBMISSIONS / "released_stub.ipynb", as_version=4).cells)
+    held = set(re.findall(r"^def (\w+)\(", code, re.M)) | set(re.findall(r"^(\w+) = \.\.\.", code, re.M))
+    assert len(held) == 9  # the fixture's 6 step functions and 3 numeric answers
+    cases = [c for c in stub.cases if c.exercise in held]
+    assert {c.exercise for c in cases} == held
+    for c in cases:
+        assert c.points == 0 and f"{c.exercise} is not answered yet" in c.message and c.error_tail is None, c
+    feedback = (out / "feedback" / "released_stub.md").read_text()
+    assert feedback.count("not answered yet") == sum(not c.hidden for c in cases)  # hidden: by name only
 
 
 def test_a_known_mistake_gets_partial_credit_and_its_hint(graded):

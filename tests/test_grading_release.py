@@ -7,15 +7,70 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from adamcourse.grading.cli import main as cli_main
-from adamcourse.grading.release import STUB, ReleaseError, release, release_notebook, strip_code, strip_markdown
+from adamcourse.grading.release import ANSWER, STUB, ReleaseError, release, release_notebook, strip_code, strip_markdown
 
 
 def test_strip_code_keeps_indentation_and_the_rest():
     src = ("def f(x):\n    '''Doc.'''\n    # BEGIN SOLUTION\n    y = x + 1\n    return y\n    # END SOLUTION\n"
            "\nprint(f)")
     assert strip_code(src) == f"def f(x):\n    '''Doc.'''\n    {STUB}\n\nprint(f)"
-    assert strip_code("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n") == STUB + "\n"
+    assert strip_code("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n") == f"x = {ANSWER}\n"
     assert strip_code("x = 1") == "x = 1"
+
+
+def test_a_top_level_value_region_becomes_an_ellipsis_per_name():
+    src = ("import numpy as np\nanswer = None\n# BEGIN SOLUTION\n# m_hat = g, so the step is -lr * sign(g)\n"
+           "answer = 0.1 * 2.0 / (2.0 + 1e-8)\n# END SOLUTION\nprint(answer)")
+    assert strip_code(src) == f"import numpy as np\nanswer = None\nanswer = {ANSWER}\nprint(answer)"
+    assert "m_hat" not in strip_code(src)  # the solution's comments go with it
+    several = ("# BEGIN SOLUTION\nscale = 4.0\nlr_max, lr_min = 2 / scale, 0.0  # from L\n*rest, last = [1, 2]\n"
+               "count: int = 3\ncount += 1\nscale = scale * 2\n# END SOLUTION\n")
+    names = ["scale", "lr_max", "lr_min", "rest", "last", "count"]  # in order of first assignment, once each
+    assert strip_code(several) == "".join(f"{n} = {ANSWER}\n" for n in names)
+    assert strip_code("# BEGIN SOLUTION\n# only prose\n# END SOLUTION\n") == "# your answer here\n"
+
+
+def test_a_top_level_function_region_becomes_a_stub_function():
+    src = "# BEGIN SOLUTION\ndef double(x, *, k=2):\n    '''Doc.'''\n    return k * x\n# END SOLUTION\ny = 1\n"
+    assert strip_code(src) == f"def double(x, *, k=2):\n    {STUB}\ny = 1\n"
+    # followed by an indented region in another function: its stub is found on its own line, inside g
+    src += "def g():\n    # BEGIN SOLUTION\n    return 3\n    # END SOLUTION\n"
+    assert strip_code(src) == f"def double(x, *, k=2):\n    {STUB}\ny = 1\ndef g():\n    {STUB}\n"
+
+
+@pytest.mark.parametrize("region, shown", [
+    ("print(42)", "print(42)"),
+    ("import math\nanswer = math.pi", "import math"),
+    ("for i in range(3):\n    total = i", "for i in range(3):"),
+    ("config.lr = 0.1", "config.lr = 0.1"),
+    ("weights[0] = 1.0", "weights[0] = 1.0"),
+])
+def test_a_top_level_region_that_is_not_an_assignment_is_an_error_naming_the_cell(region, shown):
+    nb = new_notebook(cells=[new_code_cell("x = 1"), new_code_cell(f"# BEGIN SOLUTION\n{region}\n# END SOLUTION")])
+    with pytest.raises(ReleaseError, match="cell 1, line 1: a top-level solution region may only assign") as e:
+        release_notebook(nb)
+    assert f"`{shown}`" in str(e.value)
+
+
+def test_a_region_that_is_not_valid_python_is_an_error():
+    with pytest.raises(ReleaseError, match="cell 3, line 2: the solution is not valid Python"):
+        strip_code("x = 1\n# BEGIN SOLUTION\nanswer = (1 +\n# END SOLUTION\n", "cell 3")
+
+
+@pytest.mark.parametrize("src", [
+    "for lr in (0.1, 0.01):\n    # BEGIN SOLUTION\n    run(lr)\n    # END SOLUTION\n",
+    "class Config:\n    # BEGIN SOLUTION\n    lr = 0.1\n    # END SOLUTION\n",
+    "def f():\n    pass\nif True:\n    # BEGIN SOLUTION\n    y = 2\n    # END SOLUTION\n",
+])
+def test_an_indented_region_whose_stub_runs_with_the_cell_is_an_error(src):
+    with pytest.raises(ReleaseError, match="not inside a function, so its stub would raise"):
+        strip_code(src)
+
+
+def test_an_indented_region_inside_any_function_keeps_the_raising_stub():
+    src = ("%matplotlib inline\nclass Model:\n    def step(self, x):\n        if x:\n"
+           "            # BEGIN SOLUTION\n            return x\n            # END SOLUTION\n        return 0\n")
+    assert strip_code(src) == src.replace("# BEGIN SOLUTION\n            return x\n            # END SOLUTION", STUB)
 
 
 @pytest.mark.parametrize("src", ["# BEGIN SOLUTION\nx = 1", "x = 1\n# END SOLUTION",
@@ -50,7 +105,8 @@ def test_release_notebook_removes_gated_and_tagged_solutions_and_outputs():
     ])
     out = release_notebook(nb)
     assert [c.cell_type for c in out.cells] == ["markdown", "code", "markdown", "code"]
-    assert out.cells[1].source == STUB and out.cells[1].outputs == [] and out.cells[1].execution_count is None
+    assert out.cells[1].source == f"answer = {ANSWER}" and out.cells[1].outputs == []
+    assert out.cells[1].execution_count is None
     assert out.cells[2].source == "```{exercise-end}\n```"
     assert out.cells[3].source == "check('adam_step', adam_step)" and out.cells[3].outputs == []
 
@@ -69,7 +125,7 @@ def test_release_writes_the_tree_and_refuses_to_overwrite(tmp_path):
         nbformat.write(new_notebook(cells=[new_code_cell("# BEGIN SOLUTION\nx = 1\n# END SOLUTION")]), path)
     written = release(src, tmp_path / "out")
     assert written == [tmp_path / "out" / "week1" / "a.ipynb"]
-    assert nbformat.read(written[0], as_version=4).cells[0].source == STUB
+    assert nbformat.read(written[0], as_version=4).cells[0].source == f"x = {ANSWER}"
     assert (src / "week1" / "a.ipynb").read_text().count("BEGIN SOLUTION") == 1  # the source is untouched
     with pytest.raises(ValueError, match="overwrite"):
         release(src, src)
@@ -83,9 +139,9 @@ def test_cli_release(tmp_path, capsys):
     assert cli_main(["release", str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
 
 
-def test_released_notebook_runs_with_only_the_exercise_cells_failing():
+def test_released_notebook_runs_past_the_unanswered_exercises():
     """Executed in a real kernel: the instructor's notebook passes its check cells; the released one runs to
-    the end, the check cell reports the stub as not implemented, and only the answer cell raises."""
+    the end with no cell raising, and each check cell says "not answered yet"."""
     from nbclient import NotebookClient
 
     exercise = new_code_cell("import numpy as np\n"
@@ -114,6 +170,7 @@ def test_released_notebook_runs_with_only_the_exercise_cells_failing():
     assert "4/4 public cases passed" in text[1] and "1/1 public cases passed" in text[3]
 
     errors, text = execute(student)
-    assert errors == {2: "NotImplementedError"}          # the answer cell, and nothing else
-    assert "0/4 public cases passed" in text[1] and "not implemented" in text[1]
-    assert "Hidden cases run at grading time." in text[3]
+    assert errors == {}
+    assert student.cells[2].source == f"ema_window_answer = {ANSWER}\n"
+    assert "adam_step is not answered yet: 0/4 public cases passed" in text[1]
+    assert "ema_window_answer is not answered yet: 0/1 public cases passed" in text[3]

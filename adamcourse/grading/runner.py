@@ -335,6 +335,8 @@ def run_job(jobdir: Path) -> int:
     status.save(phase="reading")
     import numpy as np
 
+    from .check import raised_by_stub, stub_message
+
     with open(jobdir / job.get("cases", "cases.pkl"), "rb") as f:
         cases = pickle.load(f)  # written by the parent, before any student code ran
     notebook = Path(job["notebook"])
@@ -407,6 +409,8 @@ def run_job(jobdir: Path) -> int:
         obj = ns.get(name, _MISSING)
         if obj is _MISSING:
             result["error"] = f"{name} is not defined in the notebook"
+        elif call.get("kind", "function") == "function" and obj is Ellipsis:
+            result["error"] = stub_message(name, placeholder=True)
         elif call.get("kind", "function") == "function" and not callable(obj):
             result["error"] = f"{name} is not a function (it is of type {type(obj).__name__})"
         elif remaining <= 0:
@@ -426,9 +430,11 @@ def run_job(jobdir: Path) -> int:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 np.save(target, got, allow_pickle=False)
             except BaseException as e:
-                result["error"] = (f"time limit of {exercise_limit:g} s for {exercise} exceeded"
+                stub = raised_by_stub(e, obj)  # the released stub: "not answered yet", no traceback
+                result["error"] = (stub_message(exercise) if stub else
+                                   f"time limit of {exercise_limit:g} s for {exercise} exceeded"
                                    if isinstance(e, TimeLimit) else one_line(e))
-                if type(e).__name__ != "CaseError":
+                if type(e).__name__ != "CaseError" and not stub:
                     result["error_tail"] = error_tail(e)
             finally:
                 sys.stdout, sys.stderr = real_out, real_err

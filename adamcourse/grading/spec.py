@@ -329,7 +329,8 @@ class ValueCase(Case):
 
     def run(self, value, inputs=None) -> np.ndarray:
         if value is None or value is Ellipsis:
-            raise CaseError(f"{self.variable} is not answered yet (it is {value!r}): assign a number to it")
+            shown = "..." if value is Ellipsis else "None"
+            raise CaseError(f"{self.variable} is not answered yet (it is {shown}): assign a number to it")
         if isinstance(value, (str, bytes)) or callable(value):
             raise CaseError(f"{self.variable} must be a number, got {_describe(value)}")
         try:
