@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -18,7 +19,13 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
     """Build the book once per test session, as ``make book`` does, into a temporary folder; return its
-    ``_build/html``. A failed build (any warning, with -W) fails every test that uses it."""
+    ``_build/html``. A failed build (any warning, with -W) fails every test that uses it.
+
+    ``ADAMCOURSE_BUILT_BOOK=_build/html`` reuses a finished ``make book`` instead (a developer's shortcut while
+    working on the tests of the HTML; ``make test`` always builds afresh)."""
+    reuse = os.environ.get("ADAMCOURSE_BUILT_BOOK")
+    if reuse:
+        return Path(reuse).resolve()
     out = tmp_path_factory.mktemp("book")
     result = build(out)
     if result.returncode != 0:

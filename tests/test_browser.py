@@ -380,9 +380,9 @@ def test_page_renders_in_chromium(seen, page):
     assert not s["broken_images"], f"{page}: images that did not load: {s['broken_images']}"
     assert not s["errors"], f"{page}: errors in the browser console: {s['errors']}"
 
-    if (ROOT / f"{page}.ipynb").is_file():  # a chapter: Colab opens this very notebook from the repository
+    if (ROOT / f"{page}.ipynb").is_file():  # a chapter: Colab opens its reader notebook (tools/reader_notebooks.py)
         assert s["colab"], f"{page}: no Colab launch button"
-        assert s["colab"][0].endswith(f"/blob/main/{page}.ipynb")
+        assert s["colab"][0].endswith(f"/blob/notebooks/{page.removeprefix('book/')}.ipynb")
         assert s["images"] >= 1, f"{page}: a chapter without a single figure"
 
 
