@@ -121,9 +121,9 @@ def run_all(python: Path, notebook: Path, workdir: Path, **env: str) -> tuple[nb
     """Execute ``notebook`` in a kernel of ``python``'s environment, from ``workdir``, stopping at the first
     error; return the executed notebook, the error ("" when every cell ran) and the wall time."""
     nb = nbformat.read(notebook, as_version=4)
-    saved = dict(os.environ)
+    saved, kernel_env = dict(os.environ), environment(python, **env)
     os.environ.clear()
-    os.environ.update(environment(python, **env))       # the kernel inherits this process's environment
+    os.environ.update(kernel_env)                        # the kernel inherits this process's environment
     start, error = time.perf_counter(), ""
     try:
         NotebookClient(nb, kernel_name="python3", timeout=900, record_timing=True,
