@@ -6,7 +6,7 @@ every ``*.py`` here that defines ``HIDDEN_CASES``. Students see these cases by n
 
 from adamcourse.grading.clip_case import ClipCase
 from adamcourse.grading.recipe_case import RecipeCase
-from adamcourse.grading.spec import StepCase
+from adamcourse.grading.step_case import StepCase
 from adamcourse.grading.train_case import DeviceTrainCase
 
 _ADAMS = ("adam_step", "amsgrad_step", "adamw_step")
@@ -18,8 +18,10 @@ HIDDEN_CASES = [
     # large gradients: overflow-free, and bias correction dominates the first steps
     *(StepCase(ex, "large gradients (1e4 scale)", shape=(2, 2), steps=5, seed=102, scale=1e4)
       for ex in _ADAMS + ("rmsprop_step", "adagrad_step", "sgd_momentum_step")),
-    # zero gradients: nothing moves (except AdamW's decay), and no 0/0
-    *(StepCase(ex, "zero gradients", shape=(3,), steps=3, seed=103, scale=0.0, atol=1e-12)
+    # zero gradients from a mid-run (non-zero) state, then one more step: the state decays or stays as it should,
+    # and returning the inputs unchanged fails (Adagrad's state does not move under zero gradients: the last step)
+    *(StepCase(ex, "zero gradients from a non-zero state, then one step", shape=(3,), steps=4, zero_steps=3,
+               seed=103, start_t=5, atol=1e-12)
       for ex in _ADAMS + ("rmsprop_step", "adagrad_step", "sgd_momentum_step")),
     # a long run from a late start: t enters the bias correction correctly
     *(StepCase(ex, "long run from t=50", shape=(4,), steps=60, seed=104, start_t=50, rtol=1e-6)

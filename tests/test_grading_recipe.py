@@ -11,6 +11,8 @@ from adamcourse.grading import EXERCISES, check
 from adamcourse.grading.grade import Limits, grade
 from adamcourse.grading.references import training_recipe
 
+from sandbox_required import needs_sandbox
+
 CASE = EXERCISES["training_recipe"].cases[0]
 
 
@@ -52,6 +54,7 @@ def test_invalid_recipes_get_a_clear_message(recipe, message):
     assert not report.passed and message in str(report)
 
 
+@needs_sandbox
 def test_grading_a_notebook_end_to_end(tmp_path):
     """In the grading child: torch, scikit-learn and the lab modules import under the memory limit, and
     adamcourse.optim stays blocked (the recipe uses torch.optim)."""

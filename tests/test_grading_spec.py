@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -335,3 +336,63 @@ def test_nan_output_gets_no_mistake_hint():
     case = StepCase(exercise="adam_step", name="zero gradients", scale=0.0, steps=2)
     result = case.judge(np.full_like(case.expected(), np.nan))
     assert not result.passed and result.hint is None and "NaN" in result.message
+
+
+# ---------------------------------------------------------------- hidden cases and the layout
+
+HIDDEN = Path(__file__).resolve().parents[1] / "instructor"
+
+
+def _identity(name):
+    """A step function that returns its inputs unchanged (theta and the state it was given)."""
+    args, outs = STEP_SIGNATURES[name]
+    return lambda *a: tuple(np.copy(dict(zip(args, a, strict=True))[o]) for o in outs)
+
+
+@pytest.mark.parametrize("name", STEP_EXERCISES)
+def test_identity_step_fails_every_case(name):
+    """Returning the inputs unchanged earns nothing, hidden cases included; the reference passes them all."""
+    hidden = load_hidden(HIDDEN)[name]
+    assert any("zero gradients" in c.name for c in hidden)
+    for case in [*EXERCISES[name].cases, *hidden]:
+        result = case.judge(case.run(_identity(name), case.inputs()))
+        assert not result.passed and result.points == 0, (case.name, result.message)
+        assert case.judge(case.run(getattr(ref, name), case.inputs())).passed, case.name
+
+
+def test_zero_gradient_cases_start_from_a_nonzero_state():
+    for name in STEP_EXERCISES:
+        (case,) = [c for c in load_hidden(HIDDEN)[name] if "zero gradients" in c.name]
+        inputs = case.inputs()
+        assert case.start_t > 1 and all(np.abs(inputs[k]).min() > 0 for k in case.state_names)
+        assert not inputs["grads"][:case.zero_steps].any() and inputs["grads"][case.zero_steps:].all()
+    with pytest.raises(ValueError, match="zero_steps must be from 0 to steps"):
+        StepCase("adam_step", "x", steps=2, zero_steps=3)
+
+
+def test_case_modules_do_not_import_the_registry():
+    """spec.py imports the case types; no case module imports spec.py (no circle), and spec re-exports them."""
+    import ast
+
+    import adamcourse.grading.spec as spec
+    from adamcourse.grading import case, clip_case, recipe_case, step_case, train_case, value_case
+
+    for module in (case, step_case, value_case, train_case, clip_case, recipe_case):
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {m for m in imported if m and m.split(".")[-1] in ("spec", "grade", "runner", "check")}, module
+    assert spec.StepCase is step_case.StepCase and spec.ValueCase is value_case.ValueCase
+    assert spec.Case is case.Case and spec.CaseError is case.CaseError and spec.CaseResult is case.CaseResult
+    assert spec.TrainCase is train_case.TrainCase and spec.ClipCase is clip_case.ClipCase
+    assert spec.RecipeCase is recipe_case.RecipeCase
+    assert all(hasattr(spec, name) for name in spec.__all__)
+
+
+def test_cases_pickle():
+    """The grading child still unpickles the cases (until the protocol replaces it)."""
+    import pickle
+
+    for name in EXERCISES:
+        for case in all_cases(name, HIDDEN):
+            assert pickle.loads(pickle.dumps(case)) == case

@@ -16,6 +16,8 @@ from adamcourse.grading.mistakes import STEP_MISSING
 from adamcourse.grading.references import train_step
 from adamcourse.grading.train_case import TENSOR_HINT, TrainCase
 
+from sandbox_required import needs_sandbox
+
 CASES = EXERCISES["train_step"].cases
 ZERO_GRAD_HINT = "optimizer.zero_grad() missing (the gradients accumulate across steps)"
 
@@ -128,6 +130,7 @@ def train_step(model, x, y, optimizer):
 '''
 
 
+@needs_sandbox
 def test_grading_a_notebook_end_to_end(tmp_path):
     """The child imports torch (before the call, untimed) under the address-space limit and trains."""
     subs = tmp_path / "subs"

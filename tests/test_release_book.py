@@ -19,6 +19,7 @@ from adamcourse.grading.release import ANSWER, STUB, release
 from adamcourse.grading.spec import EXERCISES
 
 from book_build import ROOT
+from sandbox_required import needs_sandbox
 
 BOOK = ROOT / "book"
 
@@ -105,6 +106,7 @@ def test_released_chapter_runs_past_its_unanswered_exercises(released, chapter):
         assert text.count(NOT_ANSWERED) == len(EXERCISES[name].cases) + 1, text  # and each case
 
 
+@needs_sandbox
 def test_the_chapters_score_full_marks_on_their_own_exercises(tmp_path):
     """Each instructor chapter, handed in as a submission, earns every public point of its own exercises (the
     grader blocks adamcourse.optim, so the chapters' other cells fail: the exercise cells must not need it)."""

@@ -1,10 +1,12 @@
-"""The ``adamcourse`` command: ``release``, ``grade`` and ``validate``.
+"""The ``adamcourse`` command: ``release``, ``grade``, ``gradescope`` and ``validate``.
 
 ::
 
     adamcourse release SRC --out DIR
     adamcourse grade SUBMISSIONS --out REPORT [--tests instructor/] [--jobs N] [--format csv|gradescope]
                      [--timeout S] [--cell-timeout S] [--exercise-timeout S] [--memory-mb MB]
+                     [--unsafe-no-sandbox [--run-as USER]]
+    adamcourse gradescope --tests instructor/ --out autograder.zip
     adamcourse validate [--tests instructor/]
 """
 
@@ -30,9 +32,11 @@ def validation_notebooks(plan) -> tuple[dict, dict]:
     from .spec import ValueCase
 
     ref, stub = [_UNBLOCK], []
-    for cid, case in plan.cases.items():
+    from .spec import EXERCISES
+
+    for case in plan.cases:
         name = case.exercise
-        if plan.kinds[cid] == "function":
+        if EXERCISES[name].kind == "function":
             line = f"{name} = REFERENCES[{name!r}]\n"
             stub_line = f"def {name}(*args):\n    raise NotImplementedError('write your solution here')\n"
         elif isinstance(case, ValueCase):
@@ -50,7 +54,7 @@ def _limits(args):
     from .grade import Limits
 
     return Limits(cell_timeout=args.cell_timeout, exercise_timeout=args.exercise_timeout,
-                  notebook_timeout=args.timeout, memory_bytes=args.memory_mb * 2**20)
+                  notebook_timeout=args.timeout, memory_bytes=args.memory_mb * 2**20, run_as=args.run_as)
 
 
 def _plan(args, command: str):
@@ -80,7 +84,7 @@ def cmd_release(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .grade import grade, write_reports
+    from .grade import SandboxMissing, grade, write_reports
 
     plan = _plan(args, "grade")
     if plan is None:
@@ -90,8 +94,9 @@ def cmd_grade(args) -> int:
         print(f"{r.student}: {r.total:g}/{r.max:g} ({r.status}, {r.runtime_s:.1f} s)", file=sys.stderr)
 
     try:
-        results = grade(args.submissions, jobs=args.jobs, limits=_limits(args), progress=progress, plan=plan)
-    except FileNotFoundError as e:
+        results = grade(args.submissions, jobs=args.jobs, limits=_limits(args), progress=progress, plan=plan,
+                        unsafe=args.unsafe_no_sandbox)
+    except (FileNotFoundError, SandboxMissing) as e:
         print(f"adamcourse grade: error: {e}", file=sys.stderr)
         return 2
     if not results:
@@ -104,10 +109,23 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def cmd_gradescope(args) -> int:
+    from .gradescope import build
+
+    try:
+        out = build(args.tests, args.out, args.timeout, args.exercise_timeout)
+    except FileNotFoundError as e:
+        print(f"adamcourse gradescope: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: upload it as the assignment's autograder (Gradescope: Configure Autograder, zip file)",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_validate(args) -> int:
     import nbformat
 
-    from .grade import grade
+    from .grade import SandboxMissing, grade
 
     plan = _plan(args, "validate")
     if plan is None:
@@ -116,7 +134,12 @@ def cmd_validate(args) -> int:
     with tempfile.TemporaryDirectory(prefix="adamcourse-validate-") as tmp:
         nbformat.write(ref, Path(tmp) / "reference.ipynb")
         nbformat.write(stub, Path(tmp) / "stub.ipynb")
-        results = {r.student: r for r in grade(tmp, jobs=2, limits=_limits(args), plan=plan)}
+        try:
+            results = {r.student: r for r in grade(tmp, jobs=2, limits=_limits(args), plan=plan,
+                                                   unsafe=args.unsafe_no_sandbox)}
+        except SandboxMissing as e:
+            print(f"adamcourse validate: error: {e}", file=sys.stderr)
+            return 2
     problems = []
     for c in results["reference"].cases:
         if not c.passed:
@@ -124,7 +147,7 @@ def cmd_validate(args) -> int:
     for c in results["stub"].cases:
         if c.passed or c.points:
             problems.append(f"stub passes {c.exercise}: {c.case}{' (hidden)' * c.hidden}")
-    n_hidden = sum(c.hidden for c in plan.cases.values())
+    n_hidden = sum(c.hidden for c in plan.cases)
     for line in problems:
         print(line, file=sys.stderr)
     ref_r, stub_r = results["reference"], results["stub"]
@@ -149,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--exercise-timeout", type=float, default=30.0,
                        help="seconds for all the cases of one exercise (default 30)")
         p.add_argument("--memory-mb", type=int, default=2048, help="address-space limit per notebook (MB)")
+        p.add_argument("--run-as", metavar="USER",
+                       help="with --unsafe-no-sandbox, as root: run the students' code as this unprivileged "
+                            "user (it cannot read the tests or write the reports)")
+        p.add_argument("--unsafe-no-sandbox", action="store_true",
+                       help="run the students' code without bubblewrap (resource limits only; every report "
+                            "says so). Only for code you trust")
 
     p = sub.add_parser("grade", help="grade a folder of submissions")
     p.add_argument("submissions", help="folder of <student>/<notebook>.ipynb or <student>.ipynb")
@@ -158,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gradescope: also write Gradescope's results.json")
     limits(p)
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("gradescope", help="write a Gradescope autograder zip (setup.sh, run_autograder, tests)")
+    p.add_argument("--tests", required=True, help="folder of hidden test files (*.py defining HIDDEN_CASES)")
+    p.add_argument("--out", required=True, help="the zip to write (autograder.zip)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default 600)")
+    p.add_argument("--exercise-timeout", type=float, default=30.0,
+                   help="seconds for all the cases of one exercise (default 30)")
+    p.set_defaults(func=cmd_gradescope)
 
     p = sub.add_parser("validate", help="check that the reference scores full marks and a stub zero")
     limits(p)
@@ -169,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "jobs", 1) < 1:
         print("adamcourse grade: error: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    if getattr(args, "run_as", None) and not args.unsafe_no_sandbox:
+        print("adamcourse: error: --run-as goes with --unsafe-no-sandbox (the sandbox has its own users)",
+              file=sys.stderr)
         return 2
     return args.func(args)
 

@@ -1,29 +1,28 @@
-"""Grade a folder of submissions: the parent side of ``adamcourse grade``.
+"""Grade a folder of submissions: the grader's side of ``adamcourse grade``.
 
-For each student (``SUBMISSIONS/<id>/<one>.ipynb`` or ``SUBMISSIONS/<id>.ipynb``) this writes a job folder
-(``job.json``, ``cases.pkl``, ``inputs/<exercise>/<i>.npz``), runs ``python -m adamcourse.grading.runner``
-in a new session with a scrubbed environment, and kills the whole process group at the notebook time limit
-(``os.killpg``: grandchildren left running die too). The child applies the memory, CPU-time and file-size
-limits to itself before it reads the notebook. Outputs come back as float64 ``.npy`` files read with
-``allow_pickle=False`` and are judged here, in the parent, by each case's ``judge``.
+For each student (``SUBMISSIONS/<id>/<one>.ipynb`` or ``SUBMISSIONS/<id>.ipynb``) the grader reads the
+notebook once, flags what its code does (:mod:`.flags`, before any of it runs), starts the student's process
+in a sandbox (:mod:`.sandbox`: bubblewrap, its own user, PID and network namespaces, a private scratch
+folder, read-only Python, resource limits) and talks to it only through :mod:`.protocol`'s pipes
+(:class:`.session.Session`). Every case stays here: the student's process receives one call's plain inputs
+at a time and returns plain values, which the case's ``judge`` checks here. Public cases run before hidden
+ones, and a hidden case's feedback is its result only.
 
-A crash, a kill or a broken notebook never stops the batch: the exercises without an output score zero and
-the student's ``status`` says why (``killed: timeout``, ``crashed: signal 11``, ``invalid notebook: ...``).
-This is not a security sandbox: run untrusted code in a container or VM (see the README).
+A crash, a kill, a broken notebook or a broken protocol never stops the batch: the exercises without a result
+score zero and the student's ``status`` says why (``killed: timeout``, ``crashed: signal 11``, ``invalid
+notebook: ...``). Without bubblewrap, :func:`grade` refuses to run unless ``unsafe=True``
+(``--unsafe-no-sandbox``), and every report says that the sandbox was off.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import dataclasses
+import itertools
 import json
 import os
-import pickle
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -31,8 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .runner import STUCK_EXIT
-from .spec import EXERCISES, Case, CaseResult, load_hidden
+from . import sandbox
+from .check import stub_message
+from .flags import flags as scan_flags
+from .runner import NotebookError, read_code_cells
+from .session import Budget, ChildFailed, Remote, Session, StudentError
+from .spec import EXERCISES, Case, CaseError, CaseResult, load_hidden
+from .submissions import Submission, discover
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the adamcourse package
 
@@ -45,13 +49,9 @@ class Limits:
     memory_bytes: int = 2 * 2**30       # RLIMIT_AS of the child
     file_bytes: int = 64 * 2**20        # RLIMIT_FSIZE of the child
     output_chars: int = 20_000          # stdout/stderr kept per cell or call
-
-
-@dataclass
-class Submission:
-    student: str
-    notebook: Path | None
-    problem: str | None = None          # why there is nothing to run
+    max_processes: int = 64             # processes and threads of the sandbox's user (a fork bomb stops there)
+    scratch_mb: int = 256               # the sandbox's private, writable disk (a tmpfs)
+    run_as: str | None = None           # unsafe mode only: the unprivileged user the students' code runs as
 
 
 @dataclass
@@ -63,6 +63,7 @@ class StudentResult:
     flags: list[str] = field(default_factory=list)
     cell_errors: list[dict] = field(default_factory=list)
     cases: list[CaseResult] = field(default_factory=list)
+    sandbox: str = "bubblewrap"         # or "none (--unsafe-no-sandbox)": every report says which
 
     @property
     def total(self) -> float:
@@ -78,260 +79,187 @@ class StudentResult:
 
 # --- discovery and planning --------------------------------------------------------------------------------
 
-def _notebooks_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-
-
-def discover(folder: str | Path) -> list[Submission]:
-    """One submission per sub-folder (holding one notebook) or per ``.ipynb`` file directly in ``folder``; the
-    student id is the folder name or the file stem. A folder holding a single notebook itself counts as one
-    student (Gradescope's ``/autograder/submission``)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"submissions folder {folder} does not exist or is not a folder")
-    subs: list[Submission] = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or entry.name == "__pycache__":
-            continue
-        if entry.is_dir():
-            found = _notebooks_in(entry)
-            if len(found) == 1:
-                subs.append(Submission(entry.name, found[0]))
-            elif not found:
-                subs.append(Submission(entry.name, None, "no notebook: the folder holds no .ipynb file"))
-            else:
-                names = ", ".join(str(p.relative_to(entry)) for p in found)
-                subs.append(Submission(entry.name, None, f"several notebooks ({names}): submit exactly one"))
-        elif entry.suffix == ".ipynb":
-            subs.append(Submission(entry.stem, entry))
-    seen: dict[str, int] = {}
-    for sub in subs:  # "alice/" and "alice.ipynb" side by side: keep both, distinctly named
-        n = seen.get(sub.student, 0)
-        seen[sub.student] = n + 1
-        if n:
-            sub.student = f"{sub.student}-{n + 1}"
-    return subs
-
-
 @dataclass
 class Plan:
-    """Every case to run, by call id ``"<exercise>/<i>"``, with what the child needs, prepared once."""
+    """Every case to run, in the order they run: all public cases (exercise by exercise), then all hidden ones,
+    so that nothing the student's code learns from a hidden call can reach the public feedback."""
 
-    cases: dict[str, Case]
-    kinds: dict[str, str]
-    inputs: dict[str, bytes]
-    cases_pickle: bytes
+    cases: list[Case]
 
     @classmethod
     def build(cls, hidden_dir=None, exercises=None) -> Plan:
         hidden = load_hidden(hidden_dir) if hidden_dir else {}
-        cases, kinds, inputs = {}, {}, {}
-        for name, ex in EXERCISES.items():
-            if exercises and name not in exercises:
-                continue
-            for i, case in enumerate([*ex.cases, *hidden.get(name, [])]):
-                cid = f"{name}/{i}"
-                cases[cid], kinds[cid] = case, ex.kind
-                buf = io.BytesIO()
-                np.savez(buf, **{k: np.asarray(v) for k, v in case.inputs().items()})
-                inputs[cid] = buf.getvalue()
-        return cls(cases, kinds, inputs, pickle.dumps(cases))
+        chosen = [name for name in EXERCISES if not exercises or name in exercises]
+        public = [case for name in chosen for case in EXERCISES[name].cases]
+        return cls(public + [case for name in chosen for case in hidden.get(name, [])])
 
     def exercises(self) -> list[str]:
-        return list(dict.fromkeys(c.exercise for c in self.cases.values()))
+        return list(dict.fromkeys(c.exercise for c in self.cases))
 
 
-# --- running one child -------------------------------------------------------------------------------------
+# --- running and judging one student --------------------------------------------------------------------------
 
-def _child_env(jobdir: Path, mpl_dir: Path | None) -> dict[str, str]:
-    """Only what the runner needs: no tokens, proxies or credentials from the instructor's shell."""
-    home = jobdir / "home"
-    home.mkdir()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TMPDIR": str(home),
-           "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-           "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
-           # one BLAS thread: under RLIMIT_AS each extra thread's reserved stack and buffers count
-           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    if mpl_dir is not None:
-        env["MPLCONFIGDIR"] = str(mpl_dir)
-    return env
+_SLOTS = itertools.count()   # a different sandbox uid for each concurrent job
 
 
-_live: set[int] = set()  # process groups of running children: killed if the batch itself is interrupted
+def _hidden_view(result: CaseResult, said: str | None = None) -> CaseResult:
+    """A hidden case's result with nothing the student's code produced: its points, pass or fail, and
+    ``said``, what the grader itself knows of the failure ("not answered yet", a time limit, a missing name,
+    a dead process), never an error message, a traceback, a hint or a number from the student's side."""
+    message = "passed" if result.passed else (said or "failed")
+    return dataclasses.replace(result, message=message, hint=None, error_tail=None)
 
 
-def _kill_group(pid: int) -> None:
+def _grader_words(answer: dict, case: Case, limits: Limits) -> str | None:
+    """The part of a failed call's report that the grader can say of a hidden case."""
+    if answer.get("stub"):
+        return stub_message(case.exercise, placeholder=bool(answer.get("placeholder")))
+    if answer.get("timeout"):
+        return f"time limit of {limits.exercise_timeout:g} s for {case.exercise} exceeded"
+    if answer.get("missing"):
+        return f"{getattr(case, 'variable', '') or case.exercise} is not defined in the notebook"
+    return "failed: the code raised an error"
+
+
+def _failed_call(case: Case, error: StudentError, limits: Limits) -> CaseResult:
+    answer = error.answer
+    if answer.get("stub"):
+        return case.error_result(stub_message(case.exercise, placeholder=bool(answer.get("placeholder"))))
+    if answer.get("timeout"):
+        return case.error_result(f"time limit of {limits.exercise_timeout:g} s for {case.exercise} exceeded")
+    message = str(answer.get("error", "raised an error"))[:1000]
+    if answer.get("case_error"):
+        return case.error_result(message)
+    if message.startswith("TypeError") and "argument" in message:  # most likely the wrong signature
+        message += f"; the grader calls {EXERCISES[case.exercise].signature}"
+    return case.error_result(message, str(answer.get("tail") or "")[:2000] or None)
+
+
+def run_case(case: Case, session: Session, budget: Budget) -> np.ndarray:
+    """What the student's code gives for ``case``, as the float64 array the case judges. The case stays here:
+    the student's process receives only the plain inputs of each call."""
+    kind = EXERCISES[case.exercise].kind
+    name = getattr(case, "variable", "") or case.exercise
+    if kind == "value":
+        answer = budget.spend(session.call, {"op": "value", "name": name})
+        return case.run(answer.get("value"))
+    driver = getattr(case, "driver", None)
+    if driver is None:
+        return case.run(Remote(session, name, budget), case.inputs())
+    answer = budget.spend(session.call, {"op": "drive", "driver": driver, "name": name, "params": case.params(),
+                                         "inputs": case.inputs(), "modules": list(getattr(case, "modules", ()))})
+    if driver == "recipe":  # trained here, in a fresh process that no student code touched
+        return _train_recipe(case, answer.get("value"))
+    return np.asarray(answer.get("value"), dtype=np.float64)
+
+
+def _train_recipe(case, recipe) -> np.ndarray:
+    if not isinstance(recipe, dict):
+        raise CaseError("the recipe could not be read")
+    job = json.dumps({"recipe": recipe, "seed": case.seed, "batch_size": case.batch_size})
+    done = subprocess.run([sys.executable, "-m", "adamcourse.grading.harness"], input=job, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "ADAMCOURSE_PROGRESS": "0"})
     try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        answer = json.loads(done.stdout)
+    except ValueError:
+        raise CaseError(f"the recipe could not be trained ({done.stderr.strip().splitlines()[-1:]})") from None
+    if not answer.get("ok"):
+        raise CaseError(f"the recipe cannot be trained: {answer.get('error')}")
+    return np.asarray(answer["value"], dtype=np.float64)
 
 
-def _describe_exit(rc: int, timed_out: bool, limits: Limits) -> str | None:
-    if timed_out:
-        return f"killed: timeout ({limits.notebook_timeout:g} s for the notebook)"
-    if rc < 0:
-        sig = -rc
-        if sig == signal.SIGXCPU:
-            return "killed: CPU time limit"
-        if sig == signal.SIGKILL:
-            return "killed: signal 9 (out of memory?)"
-        return f"crashed: signal {sig} ({signal.Signals(sig).name})" if sig in signal.valid_signals() \
-            else f"crashed: signal {sig}"
-    if rc == STUCK_EXIT:
-        return "killed: the code kept running after its time limit (it caught the timeout)"
-    if rc != 0:
-        return f"crashed: exit code {rc}"
-    return None
-
-
-def run_child(sub: Submission, plan: Plan, limits: Limits, workdir: Path, mpl_dir: Path | None = None) -> dict:
-    """Run the child on one notebook; return its status.json (or a stand-in) plus ``outputs`` (call id -> array
-    or None), ``status`` and ``runtime_s``."""
-    jobdir = Path(tempfile.mkdtemp(prefix="job-", dir=workdir))
-    work = jobdir / "work"
-    work.mkdir()
-    notebook = work / sub.notebook.name
-    shutil.copyfile(sub.notebook, notebook)
-    for cid, blob in plan.inputs.items():
-        target = jobdir / "inputs" / f"{cid}.npz"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(blob)
-    (jobdir / "cases.pkl").write_bytes(plan.cases_pickle)
-    job = {"version": 1, "notebook": str(notebook), "cases": "cases.pkl",
-           "calls": [{"id": cid, "exercise": c.exercise, "kind": plan.kinds[cid]} for cid, c in plan.cases.items()],
-           "cell_timeout": limits.cell_timeout, "exercise_timeout": limits.exercise_timeout,
-           "output_chars": limits.output_chars,
-           "limits": {"memory_bytes": limits.memory_bytes, "file_bytes": limits.file_bytes,
-                      "cpu_s": int(limits.notebook_timeout) + 5}}
-    (jobdir / "job.json").write_text(json.dumps(job))
-
-    start = time.perf_counter()
-    timed_out = False
-    with open(jobdir / "child.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "adamcourse.grading.runner", str(jobdir)], cwd=work,
-                                env=_child_env(jobdir, mpl_dir), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True, close_fds=True)
-        _live.add(proc.pid)
-        try:
-            rc = proc.wait(timeout=limits.notebook_timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc.pid)
-            rc = proc.wait()
-        _kill_group(proc.pid)  # whatever the notebook started and left running
-        _live.discard(proc.pid)
-    runtime = time.perf_counter() - start
-
-    try:
-        status = json.loads((jobdir / "status.json").read_text())
-    except (OSError, ValueError):
-        status = {"phase": "starting", "notebook_error": None, "flags": [], "cells": [], "calls": {},
-                  "current": None, "finished": False}
-    exit_problem = _describe_exit(rc, timed_out, limits)
-    if exit_problem is None and not status.get("finished"):
-        exit_problem = "crashed: the runner stopped before finishing"
-    if exit_problem and status.get("phase") in ("starting", "reading") and not timed_out:
-        tail = (jobdir / "child.log").read_bytes()[-600:].decode("utf-8", "replace").strip()
-        exit_problem += f" before running the notebook{': ' + tail.splitlines()[-1] if tail else ''}"
-    outputs = {}
-    for cid in plan.cases:
-        path = jobdir / "outputs" / f"{cid}.npy"
-        try:
-            outputs[cid] = np.load(path, allow_pickle=False) if path.is_file() else None
-        except Exception:  # a truncated or forged file is no output
-            outputs[cid] = None
-    shutil.rmtree(jobdir, ignore_errors=True)
-    return {**status, "outputs": outputs, "exit_problem": exit_problem, "runtime_s": runtime}
-
-
-# --- judging -----------------------------------------------------------------------------------------------
-
-def judge_student(sub: Submission, plan: Plan, limits: Limits, workdir: Path,
-                  mpl_dir: Path | None = None) -> StudentResult:
-    """Run and judge one submission. Never raises for anything the submission does."""
+def judge_student(sub: Submission, plan: Plan, limits: Limits, unsafe: bool = False) -> StudentResult:
+    """Run and judge one submission. Never raises: whatever happens is this student's status."""
     if sub.notebook is None:
-        return StudentResult(sub.student, None, sub.problem or "no notebook", 0.0,
-                             cases=[c.result(False, f"not graded: {sub.problem}") for c in plan.cases.values()])
+        return StudentResult(sub.student, sub.path or sub.entry, sub.problem or "no notebook", 0.0,
+                             cases=[c.result(False, f"not graded: {sub.problem}") for c in plan.cases])
+    start = time.perf_counter()
     try:
-        child = run_child(sub, plan, limits, workdir, mpl_dir)
-    except Exception as e:  # the grader's own failure (disk full, ...): report it on the row, go on
-        return StudentResult(sub.student, str(sub.notebook), f"grader error: {type(e).__name__}: {e}", 0.0,
-                             cases=[c.result(False, "not graded: grader error") for c in plan.cases.values()])
-    problem = child["notebook_error"] or child["exit_problem"]
-    current = child.get("current")
-    results = []
-    for cid, case in plan.cases.items():
-        got, call = child["outputs"][cid], child.get("calls", {}).get(cid, {})
-        if got is not None and not call.get("error"):
+        result = _judge(sub, plan, limits, unsafe)
+    except Exception as e:  # the grader's own failure (disk full, ...): this student's row says so
+        result = StudentResult(sub.student, sub.path, f"grader error: {type(e).__name__}: {e}", 0.0,
+                               cases=[c.result(False, "not graded: grader error") for c in plan.cases])
+    result.runtime_s = round(time.perf_counter() - start, 3)
+    return result
+
+
+def _judge(sub: Submission, plan: Plan, limits: Limits, unsafe: bool) -> StudentResult:
+    try:
+        cells = read_code_cells(sub.notebook)
+    except (NotebookError, OSError) as e:
+        problem = str(e) if isinstance(e, NotebookError) else f"cannot read the notebook: {e}"
+        return StudentResult(sub.student, sub.path, problem, 0.0,
+                             cases=[c.result(False, f"not graded: {problem}") for c in plan.cases])
+    flags = scan_flags(cells, plan.exercises())
+    session = Session(limits, unsafe=unsafe, slot=next(_SLOTS) % 1000)
+    results, status, cell_errors = [], "ok", []
+    try:
+        try:
+            cell_errors = session.start(cells)
+        except ChildFailed as e:
+            cell = session.current_cell
+            status = f"{e} (in code cell {cell + 1})" if cell is not None else f"{e} (while starting the notebook)"
+        budgets: dict[str, Budget] = {}
+        for case in plan.cases:
+            if session.failure:
+                results.append(case.result(False, f"no result: {session.failure}"))   # the grader's words
+                continue
+            budget = budgets.setdefault(case.exercise, Budget(limits.exercise_timeout))
+            said = None
             try:
-                results.append(case.judge(got))
-            except Exception as e:
-                results.append(case.result(False, f"could not judge the output ({type(e).__name__}: {e})"))
-        elif call.get("error"):
-            error = call["error"]
-            if error.startswith("TypeError") and "argument" in error:  # most likely the wrong signature
-                error += f"; the grader calls {EXERCISES[case.exercise].signature}"
-            results.append(case.error_result(error, call.get("error_tail")))
-        elif child["notebook_error"]:
-            results.append(case.result(False, f"not graded: {child['notebook_error']}"))
-        else:
-            during = f" while running {case.exercise}" if current == cid else ""
-            results.append(case.result(False, f"no result: {child['exit_problem'] or 'not run'}{during}"))
-    status = problem or "ok"
-    if current and child["exit_problem"] and not child["notebook_error"]:
-        status += f" (during {plan.cases[current].exercise})"
-    elif child.get("phase") == "cells" and child["exit_problem"]:
-        cell = child.get("current_cell")
-        status += f" (in code cell {cell + 1})" if isinstance(cell, int) else " (while running the notebook's cells)"
-    return StudentResult(sub.student, str(sub.notebook), status, round(child["runtime_s"], 3),
-                         child.get("flags", []), child.get("cells", []), results)
+                with np.errstate(all="ignore"):
+                    got = run_case(case, session, budget)
+                result = case.judge(got)
+            except StudentError as e:
+                result, said = _failed_call(case, e, limits), _grader_words(e.answer, case, limits)
+            except ChildFailed as e:
+                status = f"{e} (during {case.exercise})"
+                result = case.result(False, f"no result: {e}")
+                said = result.message
+            except CaseError as e:
+                result = case.error_result(str(e)[:1000])
+            except Exception as e:  # a value the case could not use: the student's result, not a grader crash
+                result = case.result(False, f"could not judge the output ({type(e).__name__}: {str(e)[:200]})")
+            results.append(_hidden_view(result, said) if case.hidden else result)
+    finally:
+        session.close()
+    return StudentResult(sub.student, sub.path, status, 0.0, flags, cell_errors, results,
+                         sandbox="none (--unsafe-no-sandbox)" if unsafe else "bubblewrap")
 
 
-def _mpl_cache(workdir: Path) -> Path | None:
-    """A matplotlib config folder for the batch, seeded with the instructor's font cache so that no child
-    spends seconds rebuilding it."""
-    target = workdir / "mplconfig"
-    target.mkdir()
-    try:
-        import matplotlib
-
-        for f in Path(matplotlib.get_cachedir()).glob("fontlist*.json"):
-            shutil.copyfile(f, target / f.name)
-    except Exception:  # matplotlib missing or no cache yet: the children build their own
-        pass
-    return target
+class SandboxMissing(RuntimeError):
+    """bubblewrap is not there and ``unsafe`` was not asked for."""
 
 
 def grade(submissions: str | Path, hidden_dir=None, jobs: int = 1, limits: Limits | None = None,
-          exercises=None, progress=None, plan: Plan | None = None) -> list[StudentResult]:
+          exercises=None, progress=None, plan: Plan | None = None, unsafe: bool = False) -> list[StudentResult]:
     """Grade every submission under ``submissions``; results in discovery order. ``plan`` (from
-    :meth:`Plan.build`) replaces ``hidden_dir`` and ``exercises``."""
+    :meth:`Plan.build`) replaces ``hidden_dir`` and ``exercises``. Without bubblewrap this raises
+    :class:`SandboxMissing` unless ``unsafe=True`` (the student's code then runs unconfined, under resource
+    limits only)."""
+    if not unsafe and sandbox.available() is None:
+        raise SandboxMissing("bubblewrap (`bwrap`) is not installed or cannot create namespaces here, so the "
+                             "students' code cannot be sandboxed. Install it (Debian/Ubuntu: apt-get install "
+                             "bubblewrap), or pass --unsafe-no-sandbox to grade without a sandbox.")
     limits = limits or Limits()
     subs = discover(submissions)
     plan = plan or Plan.build(hidden_dir, exercises)
-    with tempfile.TemporaryDirectory(prefix="adamcourse-grade-") as tmp:
-        workdir = Path(tmp)
-        mpl_dir = _mpl_cache(workdir)
 
-        def one(sub: Submission) -> StudentResult:
-            result = judge_student(sub, plan, limits, workdir, mpl_dir)
-            if progress:
-                progress(result)
-            return result
+    def one(sub: Submission) -> StudentResult:
+        result = judge_student(sub, plan, limits, unsafe)
+        if progress:
+            progress(result)
+        return result
 
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                return list(pool.map(one, subs))
-        finally:  # Ctrl-C or a grader bug: leave no child running (they are in their own sessions)
-            for pid in list(_live):
-                _kill_group(pid)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(one, subs))
 
 
 # --- reports -----------------------------------------------------------------------------------------------
 
 def _status_text(r: StudentResult) -> str:
-    return r.status + (f"; flagged: {'; '.join(r.flags)}" if r.flags else "")
+    return (r.status + (f"; flagged: {'; '.join(r.flags)}" if r.flags else "")
+            + ("" if r.sandbox == "bubblewrap" else f"; sandbox: {r.sandbox}"))
 
 
 def _num(x: float) -> str:
@@ -357,7 +285,7 @@ def write_reports(results: list[StudentResult], out: str | Path, fmt: str = "csv
 
     report = {"version": 1, "students": [
         {"student": r.student, "notebook": r.notebook, "status": r.status, "flags": r.flags,
-         "runtime_s": r.runtime_s, "total": r.total, "max": r.max, "cell_errors": r.cell_errors,
+         "runtime_s": r.runtime_s, "sandbox": r.sandbox, "total": r.total, "max": r.max, "cell_errors": r.cell_errors,
          "cases": [asdict(c) for c in r.cases]} for r in results]}
     path = out / ("adamcourse_results.json" if fmt == "gradescope" else "results.json")
     path.write_text(json.dumps(report, indent=1))

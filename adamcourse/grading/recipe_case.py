@@ -12,13 +12,12 @@ for each threshold passed: ``thresholds`` (default 0.90, 0.95 and the target 0.9
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .spec import Case, CaseError, CaseResult  # spec imports this module after defining these
+from .case import Case, CaseError, CaseResult
 
 SIGNATURE = "training_recipe(model, steps_per_epoch) -> (optimizer, scheduler or None, epochs)"
 
@@ -41,37 +40,34 @@ class RecipeCase(Case):
     def inputs(self) -> dict[str, Any]:
         return {}
 
-    def run(self, fn, inputs=None) -> np.ndarray:
-        import torch
+    driver: ClassVar[str] = "recipe"   # the student's process only writes the recipe down (drivers)
 
-        from .. import data, models, train
-        from ..runtime import seed_everything
+    def params(self) -> dict[str, Any]:
+        """What the student's process needs to call the recipe: the seed and the loader's steps per epoch."""
+        from .. import data
 
-        seed_everything(self.seed)
         digits = data.load_digits(seed=self.seed)
-        model = models.SmallCNN()
-        loader = data.ArrayLoader(*digits.train, batch_size=self.batch_size, seed=self.seed)
-        out = fn(model, len(loader))
-        if not isinstance(out, tuple) or len(out) != 3:
-            raise CaseError(f"{self.exercise} must return a tuple (optimizer, scheduler or None, epochs), "
-                            f"got {_describe(out)}")
-        optimizer, scheduler, epochs = out
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise CaseError(f"the optimizer must be a torch.optim.Optimizer, got {_describe(optimizer)}")
-        ours = {id(p) for p in model.parameters()}
-        theirs = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        if theirs != ours:
-            raise CaseError("the optimizer must be built over model.parameters() (all of them, and only them)")
-        if scheduler is not None and not callable(getattr(scheduler, "step", None)):
-            raise CaseError(f"the scheduler must be None or have a step() method, got {_describe(scheduler)}")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= self.max_epochs:
-            raise CaseError(f"epochs must be an integer from 1 to {self.max_epochs}, got {_describe(epochs)}")
-        start = time.perf_counter()
-        train.fit(model, loader, None, optimizer, int(epochs), device="cpu", scheduler=scheduler, progress=False)
-        seconds = time.perf_counter() - start
-        test = data.ArrayLoader(*digits.test, batch_size=512, shuffle=False)
-        _, accuracy = train.evaluate(model, test, device="cpu")
-        return np.array([accuracy, epochs, seconds], dtype=np.float64)
+        steps = len(data.ArrayLoader(*digits.train, batch_size=self.batch_size, seed=self.seed))
+        return {"seed": self.seed, "steps_per_epoch": steps, "max_epochs": self.max_epochs}
+
+    def run(self, fn, inputs=None) -> np.ndarray:
+        """In-process (``check()``): capture the recipe, then train it as the grader does."""
+        from . import drivers
+
+        try:
+            recipe = drivers.capture_recipe(fn, self.exercise, self.params())
+            return self.train(recipe)
+        except drivers.DriverError as e:
+            raise CaseError(str(e)) from None
+
+    def train(self, recipe: dict) -> np.ndarray:
+        """``[test accuracy, epochs, seconds]`` of ``recipe`` (:func:`adamcourse.grading.harness.train_recipe`)."""
+        from . import harness
+
+        try:
+            return np.array(harness.train_recipe(recipe, self.seed, self.batch_size), dtype=np.float64)
+        except (harness.RecipeError, KeyError, TypeError, ValueError, IndexError) as e:
+            raise CaseError(f"the recipe cannot be trained: {e}") from None
 
     def expected(self) -> np.ndarray:
         return np.array([self.thresholds[-1], np.nan, np.nan])
@@ -95,5 +91,5 @@ class RecipeCase(Case):
 
 
 def _describe(x) -> str:
-    from .spec import _describe as describe
+    from .case import _describe as describe
     return describe(x)

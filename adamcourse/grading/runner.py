@@ -1,34 +1,26 @@
-"""The child process of grading: ``python -m adamcourse.grading.runner JOBDIR``.
+"""The student's side of grading, the parts :mod:`adamcourse.grading.child` builds on.
 
-The parent (:mod:`adamcourse.grading.grade`) writes ``JOBDIR/job.json``, ``JOBDIR/cases.pkl`` (the Case objects,
-by call id; never expected values) and ``JOBDIR/inputs/<id>.npz``. This process
+* resource limits (:func:`apply_rlimits`: address space, CPU seconds, file size) and time limits that a bare
+  ``except:`` cannot swallow (:func:`limited`: the alarm re-fires until the exception escapes, and after
+  ``STUCK_FIRINGS`` the child gives up);
+* reading a notebook's code cells (:func:`read_code_cells`, also used by the grader) and preparing each for
+  ``exec`` (:func:`prepare`): ``!shell`` lines become ``pass``, shell cell magics drop the cell, other magics go
+  through IPython's ``TransformerManager`` to :class:`GradingShell`;
+* output capped per cell (:class:`CappedText`), tracebacks showing only the student's frames
+  (:func:`error_tail`), and blocking the reference modules (:func:`block_reference`: deterrence only, the
+  grader's flags (:mod:`adamcourse.grading.flags`) are what count).
 
-1. applies the resource limits in ``job.json`` (address space, CPU seconds, file size) before anything else;
-2. reads the notebook with nbformat (invalid JSON, not a notebook, no code: ``notebook_error`` in the status);
-3. scans its code for imports of the reference and escape hatches (``flags``: deterrence, not a sandbox);
-4. blocks ``adamcourse.optim`` (``sys.modules[...] = None``), then runs every code cell in one namespace, each
-   in ``try/except BaseException`` under a per-cell time limit, with stdout/stderr in a capped buffer. Magics
-   go through IPython's ``TransformerManager``; ``!shell`` lines and ``%%bash``-style cells are dropped;
-5. for each call, looks the exercise up by name (the last definition wins), imports the modules the case
-   names in ``case.modules`` (torch for a TrainCase) untimed, runs ``case.run(fn, inputs)``
-   under the exercise's time budget and saves the float64 result to ``JOBDIR/outputs/<id>.npy``.
-
-``JOBDIR/status.json`` is rewritten after every step, so a parent that finds this process killed or crashed
-still knows how far it got. Nothing here judges: the parent compares the outputs.
+Nothing here judges, and nothing here imports the judge.
 """
 
 from __future__ import annotations
 
-import ast
-import builtins
 import io
 import json
 import os
-import pickle
 import re
 import signal
 import sys
-import time
 import traceback
 from pathlib import Path
 
@@ -134,12 +126,12 @@ class CappedText(io.TextIOBase):
 
 # --- reading and preparing the notebook ----------------------------------------------------------------------
 
-def read_code_cells(path: str | Path) -> list[str]:
-    """The code cells' sources, in order. Raises :class:`NotebookError` with a one-line reason."""
+def read_code_cells(source: str | Path | bytes) -> list[str]:
+    """The code cells' sources, in order, from a notebook file or its bytes. Raises :class:`NotebookError`
+    with a one-line reason."""
     import nbformat
 
-    path = Path(path)
-    raw = path.read_bytes()
+    raw = source if isinstance(source, bytes) else Path(source).read_bytes()
     if not raw.strip():
         raise NotebookError("empty notebook: the file is empty")
     try:
@@ -183,44 +175,6 @@ def prepare(source: str, transformer=None) -> str | None:
         return transformer.transform_cell(source)
     except Exception:  # the transformer chokes on some invalid code; let compile() report it
         return source
-
-
-def scan(sources: list[str | None]) -> list[str]:
-    """Flags for code that imports the reference or reaches for escape hatches (reported, not enforced)."""
-    flags: list[str] = []
-
-    def flag(msg: str, k: int) -> None:
-        text = f"{msg} (code cell {k + 1})"
-        if text not in flags:
-            flags.append(text)
-
-    for k, src in enumerate(sources):
-        if not src:
-            continue
-        try:
-            tree = ast.parse(src)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            for name in names:
-                if name == "adamcourse.optim" or name.startswith("adamcourse.optim.") or \
-                        name.startswith(("adamcourse.grading.references", "adamcourse.grading.mistakes")):
-                    flag(f"imports {name.split('.', 2)[0]}.{name.split('.')[1]} (the reference)"
-                         if name.startswith("adamcourse.optim") else f"imports {name}", k)
-                elif name.split(".")[0] in ("importlib", "ctypes"):
-                    flag(f"imports {name.split('.')[0]}", k)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                    node.func.id in ("exec", "eval", "__import__"):
-                flag(f"calls {node.func.id}()", k)
-            if isinstance(node, ast.Attribute) and node.attr == "modules" and \
-                    isinstance(node.value, ast.Name) and node.value.id == "sys":
-                flag("uses sys.modules", k)
-    return flags
 
 
 # --- the IPython stand-in ------------------------------------------------------------------------------------
@@ -291,29 +245,6 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg}"[:300] if msg else type(exc).__name__
 
 
-class Status:
-    """``JOBDIR/status.json``, rewritten atomically on every :meth:`save`."""
-
-    def __init__(self, jobdir: Path):
-        self.path = jobdir / "status.json"
-        self.data = {"version": 1, "phase": "starting", "notebook_error": None, "flags": [], "cells": [],
-                     "calls": {}, "current": None, "current_cell": None, "finished": False}
-
-    def save(self, **changes) -> None:
-        self.data.update(changes)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data))
-        os.replace(tmp, self.path)
-
-
-def load_inputs(path: Path) -> dict:
-    """The npz the parent wrote, as a dict; 0-d arrays become Python scalars (what ``Case.inputs`` returns)."""
-    import numpy as np
-
-    with np.load(path, allow_pickle=False) as z:
-        return {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files}
-
-
 def block_reference() -> None:
     for name in BLOCKED_MODULES:
         sys.modules[name] = None  # `import adamcourse.optim` now raises ImportError
@@ -326,138 +257,3 @@ def block_reference() -> None:
     for attr in ("references", "mistakes"):
         if grading is not None and hasattr(grading, attr):
             delattr(grading, attr)
-
-
-def run_job(jobdir: Path) -> int:
-    job = json.loads((jobdir / "job.json").read_text())
-    apply_rlimits(job.get("limits", {}))
-    status = Status(jobdir)
-    status.save(phase="reading")
-    import numpy as np
-
-    from .check import raised_by_stub, stub_message
-
-    with open(jobdir / job.get("cases", "cases.pkl"), "rb") as f:
-        cases = pickle.load(f)  # written by the parent, before any student code ran
-    notebook = Path(job["notebook"])
-    try:
-        cells = read_code_cells(notebook)
-    except NotebookError as e:
-        status.save(phase="done", notebook_error=str(e), finished=True)
-        return 0
-    except OSError as e:
-        status.save(phase="done", notebook_error=f"cannot read the notebook: {e}", finished=True)
-        return 0
-
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    transformer = TransformerManager()
-    sources = [prepare(c, transformer) for c in cells]
-    status.save(phase="cells", flags=scan(sources))
-
-    cell_limit = float(job.get("cell_timeout", 60))
-    exercise_limit = float(job.get("exercise_timeout", 30))
-    output_limit = int(job.get("output_chars", 20_000))
-    ns = {"__name__": "__main__", "__builtins__": builtins}
-    shell = GradingShell(ns)
-    ns["get_ipython"] = lambda: shell
-    ns["display"] = _display
-    real_out, real_err = sys.stdout, sys.stderr
-
-    def stuck():
-        status.save(stuck=True)
-        os._exit(STUCK_EXIT)
-
-    global _on_stuck
-    _on_stuck = stuck
-    sys.argv = [notebook.name]
-    os.chdir(notebook.parent)
-    block_reference()
-
-    cell_log = []
-    for k, src in enumerate(sources):
-        if src is None or not src.strip():
-            continue
-        status.save(current_cell=k)  # if the process dies here, the parent can say in which cell
-        out = CappedText(output_limit)
-        sys.stdout = sys.stderr = out
-        start = time.perf_counter()
-        error = tail = None
-        try:
-            code = compile(src, f"<cell {k}>", "exec")
-            limited(cell_limit, exec, code, ns)
-        except BaseException as e:  # SystemExit and KeyboardInterrupt included: the notebook goes on
-            error, tail = (f"time limit of {cell_limit:g} s exceeded" if isinstance(e, TimeLimit) else one_line(e),
-                           error_tail(e))
-        finally:
-            sys.stdout, sys.stderr = real_out, real_err
-        if error:
-            cell_log.append({"cell": k, "error": error, "error_tail": tail, "seconds": time.perf_counter() - start,
-                             "output": out.text()[-1000:]})
-            status.save(cells=cell_log)
-
-    status.save(phase="calls", cells=cell_log, current_cell=None)
-    out_dir = jobdir / "outputs"
-    spent: dict[str, float] = {}
-    calls = status.data["calls"]
-    for call in job["calls"]:
-        cid, exercise = call["id"], call["exercise"]
-        status.save(current=cid)
-        remaining = exercise_limit - spent.get(exercise, 0.0)
-        result = {}
-        name = getattr(cases.get(cid), "variable", "") or exercise  # a ValueCase names its variable
-        obj = ns.get(name, _MISSING)
-        if obj is _MISSING:
-            result["error"] = f"{name} is not defined in the notebook"
-        elif call.get("kind", "function") == "function" and obj is Ellipsis:
-            result["error"] = stub_message(name, placeholder=True)
-        elif call.get("kind", "function") == "function" and not callable(obj):
-            result["error"] = f"{name} is not a function (it is of type {type(obj).__name__})"
-        elif remaining <= 0:
-            result["error"] = f"not run: {exercise} used up its time limit of {exercise_limit:g} s"
-        else:
-            out = CappedText(output_limit)
-            sys.stdout = sys.stderr = out
-            start = time.perf_counter()
-            try:
-                case = cases[cid]
-                inputs = load_inputs(jobdir / "inputs" / f"{cid}.npz")
-                for module in getattr(case, "modules", ()):  # torch for a TrainCase: seconds to import, so
-                    __import__(module)                        # outside the exercise's time limit
-                got = limited(remaining, case.run, obj, inputs)
-                got = np.ascontiguousarray(np.asarray(got, dtype=np.float64))
-                target = out_dir / f"{cid}.npy"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                np.save(target, got, allow_pickle=False)
-            except BaseException as e:
-                stub = raised_by_stub(e, obj)  # the released stub: "not answered yet", no traceback
-                result["error"] = (stub_message(exercise) if stub else
-                                   f"time limit of {exercise_limit:g} s for {exercise} exceeded"
-                                   if isinstance(e, TimeLimit) else one_line(e))
-                if type(e).__name__ != "CaseError" and not stub:
-                    result["error_tail"] = error_tail(e)
-            finally:
-                sys.stdout, sys.stderr = real_out, real_err
-                spent[exercise] = spent.get(exercise, 0.0) + time.perf_counter() - start
-        if result:
-            calls[cid] = result
-            status.save(calls=calls)
-    status.save(phase="done", current=None, finished=True)
-    return 0
-
-
-_MISSING = object()
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m adamcourse.grading.runner JOBDIR", file=sys.stderr)
-        return 2
-    code = run_job(Path(argv[0]).resolve())
-    sys.stdout.flush()
-    os._exit(code)  # skip atexit handlers and finalizers the student's code may have registered
-
-
-if __name__ == "__main__":
-    main()

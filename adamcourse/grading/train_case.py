@@ -21,12 +21,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .spec import Case, CaseError, CaseResult  # spec imports this module after defining these
+from .case import Case, CaseError, CaseResult
+from .drivers import N_HIDDEN, N_IN, N_OUT, TENSOR_HINT
 
-TENSOR_HINT = "loss returned as a tensor, not a float (return loss.item())"
 SIGNATURE = "train_step(model, x, y, optimizer) -> float (the loss)"
 OPTIMIZERS = ("sgd", "adam")
-N_IN, N_HIDDEN, N_OUT = 8, 16, 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,27 +65,6 @@ class TrainCase(Case):
                 "W1": rng.uniform(-b1, b1, (N_HIDDEN, N_IN)), "b1": rng.uniform(-b1, b1, N_HIDDEN),
                 "W2": rng.uniform(-b2, b2, (N_OUT, N_HIDDEN)), "b2": rng.uniform(-b2, b2, N_OUT)}
 
-    def _setup(self, inputs, dtype):
-        """The MLP with the case's initial weights, its optimizer, and the data, all in ``dtype``."""
-        import torch
-
-        model = torch.nn.Sequential(torch.nn.Linear(N_IN, N_HIDDEN), torch.nn.ReLU(),
-                                    torch.nn.Linear(N_HIDDEN, N_OUT)).to(dtype)
-        with torch.no_grad():
-            for p, key in zip(model.parameters(), ("W1", "b1", "W2", "b2"), strict=True):
-                p.copy_(torch.as_tensor(np.asarray(inputs[key], dtype=np.float64)))
-        cls = torch.optim.SGD if self.optimizer == "sgd" else torch.optim.Adam
-        x = torch.as_tensor(np.asarray(inputs["x"], dtype=np.float64)).to(dtype)
-        y = torch.as_tensor(np.asarray(inputs["y"], dtype=np.int64))
-        return model, cls(model.parameters(), lr=self.lr), x, y
-
-    def _batches(self, x, y):
-        """``steps`` minibatches ``(i, x_i, y_i)`` in order, wrapping around; copies, so nothing leaks back."""
-        n_batches = len(x) // self.batch
-        for i in range(self.steps):
-            lo = (i % n_batches) * self.batch
-            yield i, x[lo:lo + self.batch].clone(), y[lo:lo + self.batch].clone()
-
     def _credit(self, parts, header: str, hint: str | None) -> CaseResult:
         """A third of the points for each ``(label, passed, detail)`` of ``parts``."""
         earned = sum(ok for _, ok, _ in parts)
@@ -96,21 +74,20 @@ class TrainCase(Case):
         return CaseResult(self.exercise, self.name, self.hidden, self.points * earned / 3, self.points,
                           earned == 3, "\n".join(lines), hint)
 
-    def run(self, fn, inputs) -> np.ndarray:
-        import torch
+    driver: ClassVar[str] = "train"   # the grader runs drivers.train in the student's process
 
-        model, optimizer, x, y = self._setup(inputs, torch.float64)
-        losses = []
-        for i, xb, yb in self._batches(x, y):
-            with torch.enable_grad():
-                out = fn(model, xb, yb, optimizer)
-            if isinstance(out, torch.Tensor):
-                raise CaseError(f"{self.exercise} returned a torch Tensor at step {i + 1}: {TENSOR_HINT}")
-            if isinstance(out, bool) or not isinstance(out, (float, np.floating)):
-                raise CaseError(f"{self.exercise} returned {_describe(out)} at step {i + 1}; expected a float, "
-                                f"the loss (loss.item())")
-            losses.append(float(out))
-        return np.array(losses, dtype=np.float64)
+    def params(self) -> dict[str, Any]:
+        """The plain settings the student's process needs to build the model and call the function."""
+        return {"optimizer": self.optimizer, "lr": self.lr, "steps": self.steps, "batch": self.batch,
+                "amp": getattr(self, "amp", False)}
+
+    def run(self, fn, inputs) -> np.ndarray:
+        from . import drivers
+
+        try:
+            return getattr(drivers, self.driver)(fn, self.exercise, self.params(), inputs)
+        except drivers.DriverError as e:
+            raise CaseError(str(e)) from None
 
     def expected(self) -> np.ndarray:
         from .references import REFERENCES
@@ -155,7 +132,7 @@ class TrainCase(Case):
 
 
 def _describe(x) -> str:
-    from .spec import _describe as describe
+    from .case import _describe as describe
     return describe(x)
 
 
@@ -185,28 +162,7 @@ class DeviceTrainCase(TrainCase):
     rtol: float = 1e-5
     atol: float = 1e-7
 
-    def run(self, fn, inputs) -> np.ndarray:
-        import torch
-
-        model, optimizer, x, y = self._setup(inputs, torch.float32)
-        device = torch.device("cpu")
-        losses, detached = [], []
-        for i, xb, yb in self._batches(x, y):
-            with torch.enable_grad():
-                out = fn(model, xb, yb, optimizer, device, self.amp)
-            if isinstance(out, torch.Tensor):
-                if out.numel() != 1:
-                    raise CaseError(f"{self.exercise} returned a tensor of shape {tuple(out.shape)} at step "
-                                    f"{i + 1}; expected the loss, a 0-d tensor")
-                detached.append(0.5 if out.requires_grad else 1.0)  # 1: detached; 0.5: still in the graph
-                out = out.detach().double().item()
-            elif isinstance(out, bool) or not isinstance(out, (float, np.floating)):
-                raise CaseError(f"{self.exercise} returned {_describe(out)} at step {i + 1}; expected the loss "
-                                f"as a tensor (loss.detach())")
-            else:
-                detached.append(0.0)
-            losses.append(float(out))
-        return np.array([losses, detached], dtype=np.float64)
+    driver: ClassVar[str] = "device_train"
 
     def judge(self, got) -> CaseResult:
         expected = self.expected()
