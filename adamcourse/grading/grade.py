@@ -38,8 +38,6 @@ from .session import Budget, ChildFailed, Remote, Session, StudentError
 from .spec import EXERCISES, Case, CaseError, CaseResult, load_hidden
 from .submissions import Submission, discover
 
-ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the adamcourse package
-
 
 @dataclass
 class Limits:

@@ -50,8 +50,12 @@ def build_optimizer(recipe: dict, parameters: list):
         raise RecipeError(f"the optimizer {path!r} is not a class of torch.optim or adamcourse.optim")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError):
+    except (ImportError, AttributeError, ValueError):
         raise RecipeError(f"no optimizer {path!r}") from None
+    import torch
+
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        raise RecipeError(f"{path!r} is not an optimizer class")
     groups, seen = [], []
     for group in recipe.get("groups", []):
         indices = [int(i) for i in group["params"]]
