@@ -189,9 +189,10 @@ def sandbox_command(argv, *, scratch_mb: int, memory_bytes: int, cpu_seconds: in
         cmd += ["--cap-drop", "ALL", *(x for c in ("SETUID", "SETGID", "SETPCAP") for x in ("--cap-add", f"CAP_{c}"))]
     else:
         cmd += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+    # the scratch tmpfs first: Python's folders may lie under it (a checkout in /tmp), and their binds go on top
+    cmd += ["--perms", "1777", "--size", str(scratch_mb * 2**20), "--tmpfs", SCRATCH]
     cmd += _mounts(extra_ro, [*repo, *hide])
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(scratch_mb * 2**20),
-            "--tmpfs", SCRATCH, "--chdir", SCRATCH, "--clearenv"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--chdir", SCRATCH, "--clearenv"]
     for key, value in _merge_env(_base_env(SCRATCH, SANDBOX_LIB), env).items():
         cmd += ["--setenv", key, value]
     cmd.append("--")
