@@ -16,6 +16,10 @@ when the number of steps changes); another problem or another set of optimizers 
 * :func:`ema_window`: the weights :math:`(1 - \alpha)\,\alpha^{k}` that a moving average gives the gradient
   :math:`k` steps old, their sum :math:`1 - \alpha^t` and the effective window :math:`1 / (1 - \alpha)`.
 
+* :func:`reddi`: Reddi, Kale & Kumar (2018)'s counterexample: Adam's :math:`x_t` drifts to the worst point
+  while AMSGrad's reaches the optimum, and their average regret, for the constant :math:`C`.
+* :func:`beta_map`: Adam's final loss over a :math:`\beta_1 \times \beta_2` grid on a 2-D problem, as a heat map.
+
 New explorers follow the same pattern (see :func:`explorer`): a state object holding the figure and the
 artists that move, an ``update(values)`` that sets their data, and a dict of controls.
 
@@ -42,11 +46,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from PIL import Image as PILImage
 
@@ -60,7 +67,8 @@ except ImportError as error:  # pragma: no cover - the main environment has it
                       "or pip install 'adamcourse[widgets]'") from error
 
 __all__ = ["Explorer", "explorer", "playground", "bias_correction", "ema_window", "PROBLEMS", "OPTIMIZERS",
-           "PlaygroundState", "BiasCorrectionState", "EMAWindowState"]
+           "PlaygroundState", "BiasCorrectionState", "EMAWindowState", "reddi", "beta_map", "ReddiState",
+           "BetaMapState", "BETA1S", "BETA2S"]
 
 # zlib level 1: measured 6 ms per playground frame against 10 ms at the default 6, for the same ~70 kB.
 PNG_COMPRESS_LEVEL = 1
@@ -702,3 +710,218 @@ def ema_window(alpha: float = 0.9, t: int = 50, *, max_t: int = 300) -> Explorer
         return False
 
     return explorer(controls, update, state, columns=2, main="alpha")
+
+
+# ---------------------------------------------------------------- (4) Reddi et al.'s counterexample
+
+
+@dataclass
+class ReddiState:
+    r"""What :func:`reddi` shows: ``paths`` (Line2D by ``"Adam"``, ``"AMSGrad"``: :math:`x_t`,
+    :math:`t = 1..T+1`), ``regrets`` (Line2D: the average regret :math:`R_T / T`, :math:`T = 1..T`), the
+    ``readout`` text, ``grads`` (:math:`g_t`, :math:`t = 1..T`), ``computed`` (True if the last update ran
+    the optimizers again: a new :math:`C`; a new ``lr`` only projects their kept steps)."""
+
+    figure: Figure | None = None
+    paths: dict[str, Line2D] = field(default_factory=dict)
+    regrets: dict[str, Line2D] = field(default_factory=dict)
+    readout: Text | None = None
+    animated: list[Artist] = field(default_factory=list)
+    live: list = field(default_factory=list)
+    grads: np.ndarray | None = None
+    unit_steps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    computed: bool = False
+    key: tuple = ()
+
+
+def _reddi_unit_steps(grads: np.ndarray, beta2: float, amsgrad: bool) -> np.ndarray:
+    r""":math:`u_t` such that the step is :math:`x_{t+1} = \Pi(x_t - \eta u_t)`: each :func:`adam.step` taken
+    from 0 with step size :math:`1/\sqrt t`. On a linear loss the gradients, hence the moments, do not depend on
+    :math:`x`, so one run per :math:`C` serves every ``lr`` and every projection."""
+    zero, state = np.zeros(1), adam.init(np.zeros(1))
+    out = np.empty(len(grads))
+    for t, g in enumerate(grads.tolist(), start=1):
+        theta, state = adam.step(zero, np.array([g]), state, lr=1 / math.sqrt(t), beta1=0.0, beta2=beta2,
+                                 amsgrad=amsgrad)
+        out[t - 1] = -theta[0]
+    return out
+
+
+def _project(unit_steps: np.ndarray, lr: float, x1: float) -> np.ndarray:
+    """x_1 = x1, x_{t+1} = clip(x_t - lr u_t, -1, 1): the projected iterates, t = 1..T+1."""
+    x = np.empty(len(unit_steps) + 1)
+    x[0] = value = x1
+    for t, u in enumerate((lr * unit_steps).tolist(), start=1):
+        value = min(1.0, max(-1.0, value - u))
+        x[t] = value
+    return x
+
+
+def reddi(C: float = 3.0, steps: int = 1500, lr: float = 0.5, *, x1: float = 0.0) -> Explorer:
+    r"""Reddi, Kale & Kumar (2018)'s online problem on which Adam converges to the worst point.
+
+    :math:`f_t(x) = C x` when :math:`t \bmod 3 = 1`, else :math:`-x`, on :math:`[-1, 1]`, whose best fixed point
+    is :math:`x^\star = -1`. Both optimizers take :func:`adamcourse.optim.adam.step` with the paper's
+    :math:`\beta_1 = 0`, :math:`\beta_2 = 1/(1 + C^2)` and step size :math:`\eta_t = \eta/\sqrt t`
+    (:math:`\eta` = ``lr``), then project onto :math:`[-1, 1]`; ``"AMSGrad"`` is ``amsgrad=True`` (PyTorch's
+    form: the max of the raw :math:`v`, divided by :math:`1 - \beta_2^t`). Unlike the paper they keep the bias
+    correction and :math:`\epsilon = 10^{-8}`. Start :math:`x_1` = ``x1``.
+
+    Top: :math:`x_t` (Adam drifts to :math:`+1`: the large, rare gradient :math:`C` is damped by
+    :math:`\sqrt{v_t}` at once and forgotten within two steps; AMSGrad keeps the max and goes to :math:`-1`).
+    Bottom: the average regret :math:`R_T / T = \frac1T \sum_{t \le T} (f_t(x_t) - f_t(x^\star))`, which stays
+    positive for Adam and tends to 0 for AMSGrad. Controls: ``C`` (the main slider) and ``lr``.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 3:
+        raise ValueError(f"steps must be an int >= 3, got {steps!r}")
+    _check_in("x1", x1, -1.0, 1.0)
+    controls = {"C": _float("C", "C", C, 2.0, 10.0, 0.5, ".1f"), "lr": _log("lr", "η (lr)", lr, -2, 0)}
+    fig, (top, bottom) = viz.figure(2, stacked=True, height=2.4, sharex=True)
+    state = ReddiState(figure=fig)
+    t = np.arange(1, steps + 2)
+    for name in ("Adam", "AMSGrad"):
+        state.paths[name] = top.plot(t, np.zeros(steps + 1), lw=1.6, label=name, zorder=3, **viz.style_for(name))[0]
+        state.regrets[name] = bottom.plot(t[:-1], np.zeros(steps), lw=1.6, zorder=3, **viz.style_for(name))[0]
+    top.axhline(-1, color="black", lw=1, ls=":", zorder=2, label=r"optimum $x^\star = -1$")
+    top.axhline(1, color="0.5", lw=1, ls="--", zorder=2, label="worst point $+1$")
+    bottom.axhline(0, color="black", lw=0.8, zorder=2)
+    state.readout = fig.suptitle("", fontsize="medium")
+    top.set(ylabel="$x_t$", ylim=(-1.15, 1.15), xscale="log", xlim=(1, steps + 1))
+    bottom.set(ylabel="average regret $R_T / T$", xlabel="step $t$ (log scale)")
+    viz.plain_log_ticks(bottom, "x")
+    for ax in (top, bottom):
+        ax.grid(True, alpha=0.3)
+    handles, labels = top.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=4, frameon=False, fontsize="small")
+    state.animated = [*state.paths.values(), *state.regrets.values(), state.readout]
+    state.live = [bottom]
+
+    def update(values: dict) -> bool:
+        c, eta = float(values["C"]), float(values["lr"])
+        beta2 = 1 / (1 + c * c)
+        state.computed = state.key != (c,)
+        if state.computed:
+            state.grads = np.where(np.arange(1, steps + 1) % 3 == 1, c, -1.0)
+            state.unit_steps = {name: _reddi_unit_steps(state.grads, beta2, name == "AMSGrad")
+                                for name in state.paths}
+            state.key = (c,)
+        regret, final = {}, {}
+        for name, line in state.paths.items():
+            x = _project(state.unit_steps[name], eta, x1)
+            line.set_ydata(x)
+            # f_t(x_t) - f_t(-1) = g_t (x_t + 1); the running mean over t = 1..T
+            regret[name] = np.cumsum(state.grads * (x[:-1] + 1)) / np.arange(1, steps + 1)
+            state.regrets[name].set_ydata(regret[name])
+            final[name] = x[-1]
+        state.readout.set_text(rf"$C$ = {c:g}, $\beta_2 = 1/(1+C^2)$ = {beta2:.3g}: after {steps} steps Adam "
+                               rf"$x$ = {final['Adam']:+.3f}, AMSGrad $x$ = {final['AMSGrad']:+.3f}")
+        both = np.concatenate(list(regret.values()))
+        low, high = min(0.0, float(both.min())), float(both.max())
+        pad = 0.05 * (high - low)
+        _set_limits(bottom, ylim=(low - pad, high + pad))
+        return False
+
+    return explorer(controls, update, state, columns=2, main="C")
+
+
+# ---------------------------------------------------------------- (5) beta1 x beta2 map
+
+
+BETA1S = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
+BETA2S = (0.9, 0.99, 0.999, 0.9999)
+
+
+@dataclass
+class BetaMapState:
+    r"""What :func:`beta_map` shows: ``values`` (the final loss gaps :math:`f(\theta_T) - f^\star`, one row per
+    :math:`\beta_2` of ``beta2s``, one column per :math:`\beta_1` of ``beta1s``; ``nan`` where a run blew up),
+    the ``image`` (AxesImage), the cell ``labels`` (Text, same layout), the ``best`` cell's outline, the
+    ``colorbar``, ``computed`` (how many runs the last update made: none when only fewer steps are asked) and
+    ``runs`` (all runs so far)."""
+
+    beta1s: tuple
+    beta2s: tuple
+    figure: Figure | None = None
+    values: np.ndarray | None = None
+    image: Artist | None = None
+    labels: list[list[Text]] = field(default_factory=list)
+    best: Artist | None = None
+    colorbar: object = None
+    title: Text | None = None
+    animated: list[Artist] = field(default_factory=list)
+    live: list = field(default_factory=list)
+    computed: int = 0
+    runs: int = 0
+    key: tuple = ()
+    gaps: np.ndarray | None = field(default=None, repr=False)  # (beta2, beta1, steps + 1) loss gaps, kept
+
+
+def beta_map(problem: str = "Rosenbrock", lr: float = 0.01, steps: int = 300, *, beta1s=BETA1S,
+             beta2s=BETA2S) -> Explorer:
+    r"""Adam's final loss gap :math:`f(\theta_T) - f^\star` on a 2-D problem of :data:`PROBLEMS` over a grid of
+    :math:`\beta_1` (``beta1s``, columns) and :math:`\beta_2` (``beta2s``, rows), each cell one
+    :func:`functions.run` of :mod:`adamcourse.optim.adam` from the problem's start with :math:`\epsilon = 10^{-8}`.
+
+    A heat map on a log colour scale (viridis: dark is low), the value printed in each cell and the best cell
+    outlined. Controls: ``lr`` :math:`\eta` (the main slider, log), ``problem`` and ``steps`` :math:`T`. A new
+    ``lr`` or problem runs the grid again; fewer steps reuse the kept runs.
+    """
+    _check_choice("problem", problem, PROBLEMS)
+    beta1s, beta2s = tuple(float(b) for b in beta1s), tuple(float(b) for b in beta2s)
+    for name, grid in (("beta1s", beta1s), ("beta2s", beta2s)):
+        if not grid or any(not 0.0 <= b < 1.0 for b in grid):
+            raise ValueError(f"{name} must be a non-empty sequence of numbers in [0, 1), got {grid!r}")
+    controls = {"lr": _log("lr", "η (lr)", lr, -4, 0), "steps": _int("steps", "steps T", steps, 10, 1000, 10),
+                "problem": W.Dropdown(options=list(PROBLEMS), value=problem, description="problem", style=_STYLE,
+                                      layout=W.Layout(**_LAYOUT))}
+    fig, (ax,) = viz.figure(1, height=3.4)
+    state = BetaMapState(beta1s=beta1s, beta2s=beta2s, figure=fig)
+    shape = (len(beta2s), len(beta1s))
+    cmap = colormaps["viridis"].with_extremes(bad="0.85")  # grey: a run that blew up
+    state.image = ax.imshow(np.ones(shape), origin="lower", aspect="auto", cmap=cmap, norm=LogNorm(1e-2, 1),
+                            interpolation="nearest", zorder=1.1)  # above the axes' background patch (1)
+    state.colorbar = fig.colorbar(state.image, ax=ax, label=r"$f(\theta_T) - f^\star$ (log scale)")
+    state.labels = [[ax.text(i, j, "", ha="center", va="center", fontsize="small", zorder=5) for i in range(shape[1])]
+                    for j in range(shape[0])]
+    state.best = ax.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, lw=3, ec=viz.PALETTE["vermillion"],
+                                           zorder=4))
+    ax.set_xticks(range(shape[1]), [f"{b:g}" for b in beta1s])
+    ax.set_yticks(range(shape[0]), [f"{b:g}" for b in beta2s])
+    ax.set(xlabel=r"$\beta_1$", ylabel=r"$\beta_2$")
+    viz.plain_log_ticks(state.colorbar.ax, "y")
+    state.title = ax.set_title(" ", fontsize="medium")
+    state.animated = [state.image, *(text for row in state.labels for text in row), state.best, state.title]
+    state.live = [state.colorbar.ax]
+
+    def update(values: dict) -> bool:
+        label, eta, steps = values["problem"], float(values["lr"]), int(values["steps"])
+        state.computed = 0
+        if state.key != (label, eta) or state.gaps.shape[-1] < steps + 1:
+            prob = PROBLEMS[label]()
+            state.gaps = np.array([[functions.run(adam, prob, steps=steps, lr=eta, beta1=b1, beta2=b2).losses
+                                    for b1 in beta1s] for b2 in beta2s]) - prob.f_min
+            state.computed = shape[0] * shape[1]
+            state.runs += state.computed
+            state.key = (label, eta)
+        gap = viz.log_floor(state.gaps[..., steps])
+        state.values = gap
+        limits = _decades(gap) or (1e-2, 1.0)
+        state.image.set_data(np.ma.masked_invalid(gap))
+        state.image.set_clim(*limits)  # the colour bar follows
+        norm = state.image.norm
+        for (j, i), value in np.ndenumerate(gap):
+            text = state.labels[j][i]
+            text.set_text(f"{value:.1e}" if np.isfinite(value) else "diverged")
+            text.set_color("black" if np.isfinite(value) and norm(value) > 0.6 else "white")
+        finite = np.isfinite(gap)
+        state.best.set_visible(bool(finite.any()))
+        if finite.any():
+            j, i = np.unravel_index(np.nanargmin(gap), shape)
+            state.best.set_xy((i - 0.5, j - 0.5))
+            best = rf"best $\beta_1$ = {beta1s[i]:g}, $\beta_2$ = {beta2s[j]:g}"
+        else:
+            best = "every run diverged"
+        state.title.set_text(rf"Adam on {label}, $\eta$ = {eta:.2g}, $T$ = {steps}: {best}")
+        return False
+
+    return explorer(controls, update, state, columns=3, main="lr")

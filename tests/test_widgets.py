@@ -337,7 +337,9 @@ def test_runs_under_the_ipywidgets_version_the_makefile_asks_for():
 @pytest.mark.parametrize("make, main", [(lambda: widgets.playground("Rosenbrock", optimizers=("Adam", "SGD"),
                                                                    steps=60), "lr"),
                                         (lambda: widgets.bias_correction(horizon=200), "beta2"),
-                                        (lambda: widgets.ema_window(), "alpha")])
+                                        (lambda: widgets.ema_window(), "alpha"),
+                                        (lambda: widgets.reddi(C=7.0, steps=300), "C"),
+                                        (lambda: widgets.beta_map(lr=0.03, steps=30), "lr")])
 def test_static_page_frames_follow_the_main_slider(make, main):
     """The book shows each explorer as frames of its main slider: one frame per value, each the figure the live
     widget shows at that value, and the control set back afterwards."""
@@ -375,3 +377,111 @@ def test_static_page_needs_a_slider():
         ex.frames("problem")
     with pytest.raises(ValueError, match="main must name a control"):
         widgets.explorer(ex.controls, lambda values: False, ex.state, main="nope")
+
+
+# ---------------------------------------------------------------- Reddi et al.'s counterexample
+
+
+def _reddi_numpy(C, T, lr, amsgrad, x1=0.0, eps=1e-8):
+    """Adam (beta1 = 0, beta2 = 1/(1 + C^2), PyTorch's bias correction and AMSGrad), step lr/sqrt(t),
+    projected on [-1, 1], written out in plain NumPy: x_1..x_{T+1} and the gradients g_1..g_T."""
+    beta2 = 1 / (1 + C**2)
+    x, v, v_max, xs, gs = x1, 0.0, 0.0, [x1], []
+    for t in range(1, T + 1):
+        g = C if t % 3 == 1 else -1.0
+        v = beta2 * v + (1 - beta2) * g * g
+        v_max = max(v_max, v)
+        v_hat = (v_max if amsgrad else v) / (1 - beta2**t)
+        x = float(np.clip(x - lr / np.sqrt(t) * g / (np.sqrt(v_hat) + eps), -1.0, 1.0))
+        xs.append(x)
+        gs.append(g)
+    return np.array(xs), np.array(gs)
+
+
+def test_reddi_adam_goes_to_the_worst_point_and_amsgrad_to_the_optimum():
+    ex = widgets.reddi(C=3.0, steps=3000, lr=0.5)
+    for name, amsgrad in (("Adam", False), ("AMSGrad", True)):
+        x, g = _reddi_numpy(3.0, 3000, 0.5, amsgrad)
+        shown = ex.state.paths[name].get_ydata()
+        np.testing.assert_allclose(shown, x, rtol=0, atol=1e-9, err_msg=name)
+        regret = np.cumsum(g * (x[:-1] + 1)) / np.arange(1, 3001)  # f_t(x) - f_t(-1) = g_t (x + 1)
+        np.testing.assert_allclose(ex.state.regrets[name].get_ydata(), regret, rtol=1e-9, atol=1e-12, err_msg=name)
+    adam_x, ams_x = ex.state.paths["Adam"].get_ydata()[-1], ex.state.paths["AMSGrad"].get_ydata()[-1]
+    assert abs(adam_x - 1) <= 1e-9 and abs(ams_x + 1) <= 0.1
+    # at x = +1 each cycle of three steps costs C (1 + 1) - 2 (1 + 1) = 2C - 4: the average tends to (2C - 4) / 3
+    assert ex.state.regrets["Adam"].get_ydata()[-1] == pytest.approx((2 * 3.0 - 4) / 3, abs=0.02)
+    assert abs(ex.state.regrets["AMSGrad"].get_ydata()[-1]) < 0.05
+    assert f"Adam $x$ = {adam_x:+.3f}" in ex.state.readout.get_text()
+
+
+def test_reddi_redraws_for_a_new_C_and_reuses_the_runs_for_a_new_lr():
+    ex = widgets.reddi(steps=300)
+    before = {name: line.get_ydata().copy() for name, line in ex.state.paths.items()}
+    ex.controls["C"].value = 6.0
+    assert ex.state.computed
+    x, _ = _reddi_numpy(6.0, 300, ex.controls["lr"].value, amsgrad=True)
+    np.testing.assert_allclose(ex.state.paths["AMSGrad"].get_ydata(), x, atol=1e-9)
+    assert not np.allclose(ex.state.paths["AMSGrad"].get_ydata(), before["AMSGrad"])
+    ex.controls["lr"].value = 0.1
+    assert not ex.state.computed
+    x, _ = _reddi_numpy(6.0, 300, ex.controls["lr"].value, amsgrad=False)
+    np.testing.assert_allclose(ex.state.paths["Adam"].get_ydata(), x, atol=1e-9)
+    _assert_looks_like_a_plain_draw(ex)
+    assert ex.full_draws == 1
+
+
+@pytest.mark.parametrize("make, match", [(lambda: widgets.reddi(C=20.0), r"C must be a number in \[2, 10\]"),
+                                         (lambda: widgets.reddi(steps=2), "steps must be an int >= 3"),
+                                         (lambda: widgets.reddi(x1=2.0), r"x1 must be a number in \[-1, 1\]")])
+def test_reddi_rejects_bad_input(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+# ---------------------------------------------------------------- beta1 x beta2 map
+
+
+def _adam_gap(problem, steps, **hyper):
+    theta, state = np.array(problem.x0), adam.init(np.array(problem.x0))
+    for _ in range(steps):
+        theta, state = adam.step(theta, problem.grad(theta), state, **hyper)
+    return float(problem.f(theta)) - problem.f_min
+
+
+def test_beta_map_cells_are_direct_adam_runs(rosen):
+    ex = widgets.beta_map("Rosenbrock", lr=0.01, steps=50)
+    lr = ex.controls["lr"].value
+    gaps = np.array([[_adam_gap(rosen, 50, lr=lr, beta1=b1, beta2=b2) for b1 in widgets.BETA1S]
+                     for b2 in widgets.BETA2S])
+    np.testing.assert_allclose(ex.state.values, gaps, rtol=1e-12)
+    np.testing.assert_allclose(ex.state.image.get_array(), gaps, rtol=1e-12)
+    j, i = np.unravel_index(np.argmin(gaps), gaps.shape)
+    np.testing.assert_allclose(ex.state.best.get_xy(), (i - 0.5, j - 0.5))  # the outline sits on the argmin
+    assert ex.state.labels[j][i].get_text() == f"{gaps[j, i]:.1e}"
+    assert f"$\\beta_1$ = {widgets.BETA1S[i]:g}" in ex.state.title.get_text()
+
+
+def test_beta_map_follows_lr_steps_and_problem():
+    ex = widgets.beta_map(steps=40)
+    image = ex.state.image.get_array().copy()
+    ex.controls["lr"].value = 0.1
+    assert ex.state.computed == 24 and not np.allclose(ex.state.image.get_array(), image)
+    longer = ex.state.values
+    ex.controls["steps"].value = 20  # fewer steps: the kept runs are cut, nothing runs
+    assert ex.state.computed == 0 and not np.allclose(ex.state.values, longer)
+    saddle = functions.saddle()
+    ex.controls["problem"].value = "saddle"
+    lr = ex.controls["lr"].value
+    assert ex.state.values[1, 3] == pytest.approx(_adam_gap(saddle, 20, lr=lr, beta1=0.9, beta2=0.99), rel=1e-12)
+    _assert_looks_like_a_plain_draw(ex)
+    assert ex.full_draws == 1
+
+
+def test_beta_map_takes_other_grids_and_rejects_bad_ones(rosen):
+    ex = widgets.beta_map("Rosenbrock", lr=0.1, steps=10, beta1s=(0.3,), beta2s=(0.5,))
+    assert ex.state.values.shape == (1, 1)
+    assert ex.state.values[0, 0] == pytest.approx(_adam_gap(rosen, 10, lr=0.1, beta1=0.3, beta2=0.5), rel=1e-12)
+    with pytest.raises(ValueError, match=r"beta2s must be a non-empty sequence of numbers in \[0, 1\)"):
+        widgets.beta_map(beta2s=(0.9, 1.0))
+    with pytest.raises(ValueError, match="unknown problem"):
+        widgets.beta_map("quadratic")
