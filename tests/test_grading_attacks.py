@@ -249,6 +249,31 @@ def test_no_attack_gains_a_point(batch, student):
             assert not gained, (sid, gained, rows[sid]["status"], rows[sid]["flags"])
 
 
+#: The expected row of every attack (its total of 76 and whether it is flagged): the two that copy the reference
+#: into adam_step earn its 8 points and a flag; every other attack earns nothing. The hostile folder entries get
+#: a status that says why they were refused.
+EXPECTED_ROWS = {**{name: (0.0, None) for name in _attack_names()},
+                 "attack_sys_modules_unblock": (8.0, True), "attack_torch_optim_adam": (8.0, True)}
+REFUSED = {"dev_zero": "symbolic link", "copycat": "symbolic link", "fifo": "FIFO", "huge": "MB"}
+
+
+@pytest.mark.parametrize("student", _attack_names())
+def test_each_attack_gets_its_expected_row(batch, student):
+    row = _rows(batch)[student]
+    total, flagged = EXPECTED_ROWS[student]
+    assert sum(_points(row).values()) == total, (student, row["status"])
+    if flagged is not None:
+        assert bool(row["flags"]) == flagged, (student, row["flags"])
+    if student == "attack_protocol_garbage":
+        assert "broke the grading protocol" in row["status"], row["status"]
+
+
+@pytest.mark.parametrize("entry", _chosen(list(REFUSED)))
+def test_hostile_entries_are_refused_with_a_reason(batch, entry):
+    row = _rows(batch)[entry]
+    assert sum(_points(row).values()) == 0 and REFUSED[entry].lower() in row["status"].lower(), row["status"]
+
+
 def test_no_feedback_leaks_hidden_inputs_or_the_graders_files(batch):
     numbers = _hidden_numbers(batch["hidden"])
     assert len(numbers) > 100
