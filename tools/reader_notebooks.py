@@ -159,8 +159,7 @@ class Converter:
         if docname in self.book.chapters:
             title = self.book.titles[docname]
             return f"[{text or 'Chapter ' + title}]({self.book.colab(docname)})"
-        source = docname + (".md" if docname not in self.book.chapters else ".ipynb")
-        return f"[{text or self.book.titles[docname]}]({self.book.github(source)}{anchor})"
+        return f"[{text or self.book.titles[docname]}]({self.book.github(docname + '.md')}{anchor})"
 
     def _role(self, m: re.Match) -> str:
         role, body = m.group("role"), m.group("body")
@@ -375,15 +374,20 @@ def _number(numbers) -> str:
     return ".".join(map(str, numbers))
 
 
+def _published(app) -> Book:
+    """A :class:`Book` that knows only where things are published (``repository`` in ``_config.yml``)."""
+    options = app.config.html_theme_options
+    return Book(repo="/".join(options.get("repository_url", "").rstrip("/").split("/")[-2:]),
+                source_branch=options.get("repository_branch", "main") or "main",
+                notebooks_branch=app.config.reader_notebooks_branch)
+
+
 def book_from_env(app) -> Book:
     """Numbers, titles and citations as this build assigned them."""
     from docutils import nodes
 
-    env, config = app.env, app.config
-    options = config.html_theme_options
-    book = Book(repo="/".join(options.get("repository_url", "").rstrip("/").split("/")[-2:]),
-                source_branch=options.get("repository_branch", "main") or "main",
-                notebooks_branch=config.reader_notebooks_branch)
+    env = app.env
+    book = _published(app)
     section_of: dict[tuple[str, str], str] = {}               # (docname, any id of a section) -> "4.3"
     for docname in sorted(env.found_docs):
         secnums = env.toc_secnumbers.get(docname, {})
@@ -525,9 +529,7 @@ def student_table(app, docname: str) -> str:
 
     root = Path(app.srcdir)
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    options = app.config.html_theme_options
-    book = Book(repo="/".join(options.get("repository_url", "").rstrip("/").split("/")[-2:]),
-                notebooks_branch=app.config.reader_notebooks_branch)
+    book = _published(app)
     up = "../" * docname.count("/")
     rows = []
     for chapter in _toc_files(toc):

@@ -17,6 +17,7 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .runner import raised_by_stub
 from .spec import CaseError, CaseResult, Exercise, get_exercise
 
 HIDDEN_NOTE = "Hidden cases run at grading time."
@@ -29,15 +30,6 @@ def stub_message(name: str, placeholder: bool = False) -> str:
     if placeholder:
         return f"{name} is {NOT_ANSWERED} (it is ...): define the function"
     return f"{name} is {NOT_ANSWERED}: it raises NotImplementedError (replace that line with your code)"
-
-
-def raised_by_stub(exc: BaseException, fn) -> bool:
-    """Whether ``exc`` is a NotImplementedError raised in the body of ``fn`` itself (the released stub), not in
-    something it calls (a library raising NotImplementedError is an error, not an unanswered exercise)."""
-    tb = exc.__traceback__ if isinstance(exc, NotImplementedError) else None
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_code is getattr(fn, "__code__", None)
 
 
 class CaseTimeout(BaseException):

@@ -34,14 +34,6 @@ IN_FD, OUT_FD = 3, 4
 DRIVERS = ("train", "device_train", "recipe")
 
 
-def _raised_by_stub(exc: BaseException, fn) -> bool:
-    """A NotImplementedError raised in the body of ``fn`` itself: the released stub, "not answered yet"."""
-    tb = exc.__traceback__ if isinstance(exc, NotImplementedError) else None
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_code is getattr(fn, "__code__", None)
-
-
 def plain(value, depth: int = 0):
     """What the student's function returned, as values the protocol can carry: arrays (anything with
     ``__array__``, a torch tensor included), numbers, strings, None, and lists of those. Anything else raises
@@ -152,7 +144,7 @@ class Child:
         except DriverError as e:
             return {"ok": False, "error": str(e), "case_error": True}
         except BaseException as e:
-            if _raised_by_stub(e, obj):
+            if runner.raised_by_stub(e, obj):
                 return {"ok": False, "stub": True}
             return {"ok": False, "error": runner.one_line(e), "tail": runner.error_tail(e)}
         mutated = {str(k): a for k, a in enumerate(args) if k in before and

@@ -108,14 +108,11 @@ def _hidden_view(result: CaseResult, said: str | None = None) -> CaseResult:
     return dataclasses.replace(result, message=message, hint=None, error_tail=None)
 
 
-def _grader_words(answer: dict, case: Case, limits: Limits) -> str | None:
-    """The part of a failed call's report that the grader can say of a hidden case."""
-    if answer.get("stub"):
-        return stub_message(case.exercise, placeholder=bool(answer.get("placeholder")))
-    if answer.get("timeout"):
-        return f"time limit of {limits.exercise_timeout:g} s for {case.exercise} exceeded"
-    if answer.get("missing"):
-        return f"{getattr(case, 'variable', '') or case.exercise} is not defined in the notebook"
+def _grader_words(answer: dict, result: CaseResult) -> str:
+    """What the grader itself can say of a failed hidden call: its own message (``result``'s, from
+    :func:`_failed_call`) for an unanswered, timed-out or missing exercise, never the student's error text."""
+    if answer.get("stub") or answer.get("timeout") or answer.get("missing"):
+        return result.message
     return "failed: the code raised an error"
 
 
@@ -125,6 +122,8 @@ def _failed_call(case: Case, error: StudentError, limits: Limits) -> CaseResult:
         return case.error_result(stub_message(case.exercise, placeholder=bool(answer.get("placeholder"))))
     if answer.get("timeout"):
         return case.error_result(f"time limit of {limits.exercise_timeout:g} s for {case.exercise} exceeded")
+    if answer.get("missing"):
+        return case.error_result(f"{getattr(case, 'variable', '') or case.exercise} is not defined in the notebook")
     message = str(answer.get("error", "raised an error"))[:1000]
     if answer.get("case_error"):
         return case.error_result(message)
@@ -209,7 +208,8 @@ def _judge(sub: Submission, plan: Plan, limits: Limits, unsafe: bool) -> Student
                     got = run_case(case, session, budget)
                 result = case.judge(got)
             except StudentError as e:
-                result, said = _failed_call(case, e, limits), _grader_words(e.answer, case, limits)
+                result = _failed_call(case, e, limits)
+                said = _grader_words(e.answer, result)
             except ChildFailed as e:
                 status = f"{e} (during {case.exercise})"
                 result = case.result(False, f"no result: {e}")

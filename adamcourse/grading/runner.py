@@ -245,6 +245,15 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg}"[:300] if msg else type(exc).__name__
 
 
+def raised_by_stub(exc: BaseException, fn) -> bool:
+    """Whether ``exc`` is a NotImplementedError raised in the body of ``fn`` itself (the released stub: "not
+    answered yet"), not in something it calls (a library raising NotImplementedError is an error)."""
+    tb = exc.__traceback__ if isinstance(exc, NotImplementedError) else None
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code is getattr(fn, "__code__", None)
+
+
 def block_reference() -> None:
     for name in BLOCKED_MODULES:
         sys.modules[name] = None  # `import adamcourse.optim` now raises ImportError
