@@ -147,3 +147,17 @@ def test_a_partly_answered_function_counts_its_unanswered_cases():
     assert todo and report.unanswered == set(todo) and len(todo) < len(report.results)
     assert f"({len(todo)} {NOT_ANSWERED})" in report.summary
     assert not report.summary.startswith("rmsprop_step is")
+
+
+def test_the_package_check_is_the_function_whatever_was_imported_first():
+    """``from adamcourse.grading import check`` gives the function even after the submodule of the same name
+    was imported (which binds the module to the package's attribute), in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = ("from adamcourse.grading.check import NOT_ANSWERED\n"
+            "from adamcourse.grading import check\n"
+            "import adamcourse.grading as g\n"
+            "assert callable(check) and g.check is check, type(check)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
