@@ -34,8 +34,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import LogNorm
+from matplotlib.collections import LineCollection
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import Formatter, LogLocator
 
 from .functions import Problem, Trajectory
@@ -471,4 +473,99 @@ def plot_sweep(results: Mapping[str, Mapping[float, float | Sequence[float]]], *
     ax.set(xlabel="learning rate", ylabel=ylabel, title=_wrap(title))
     ax.grid(True, which="major", alpha=0.3)
     _legend(ax, "below")
+    return fig
+
+
+HEATMAP_CMAP = "cividis"  # perceptually uniform and readable under the common colour-vision deficiencies
+_PANEL_KEYS = {"values", "x", "y", "xlabel", "ylabel"}
+
+
+def _check_panel(title: str, panel: Mapping) -> tuple[np.ndarray, list, list]:
+    if not isinstance(panel, Mapping) or not _PANEL_KEYS <= set(panel):
+        raise ValueError(f"panel {title!r} needs the keys {sorted(_PANEL_KEYS)}, got {sorted(panel)}")
+    values = np.asarray(panel["values"], dtype=np.float64)
+    x, y = list(panel["x"]), list(panel["y"])
+    if values.shape != (len(y), len(x)):
+        raise ValueError(f"panel {title!r}: values must have shape (len(y), len(x)) = ({len(y)}, {len(x)}), "
+                         f"got {values.shape}")
+    return values, x, y
+
+
+def _outline(ax: Axes, mask: np.ndarray) -> None:
+    """Draw the border of the region of cells where ``mask`` is true, along the cells' edges."""
+    padded = np.pad(mask, 1)
+    segments = []
+    for i, j in zip(*np.nonzero(mask), strict=True):
+        if not padded[i, j + 1]:     # the row below (i - 1) is outside
+            segments.append([(j - 0.5, i - 0.5), (j + 0.5, i - 0.5)])
+        if not padded[i + 2, j + 1]:
+            segments.append([(j - 0.5, i + 0.5), (j + 0.5, i + 0.5)])
+        if not padded[i + 1, j]:
+            segments.append([(j - 0.5, i - 0.5), (j - 0.5, i + 0.5)])
+        if not padded[i + 1, j + 2]:
+            segments.append([(j + 0.5, i - 0.5), (j + 0.5, i + 0.5)])
+    for color, width in (("white", 3.2), ("black", 1.4)):  # a white halo keeps the line visible on any colour
+        ax.add_collection(LineCollection(segments, colors=color, linewidths=width, capstyle="round"))
+
+
+def heatmaps(panels: Mapping[str, Mapping], *, colorbar: str, log: bool = True, within: float | None = None,
+             title: str | None = None, fmt: str = "g") -> Figure:
+    """Heat maps of a quantity (lower is better, e.g. a final loss) over two-hyperparameter grids, one panel
+    per grid, all on **one** colour scale so that the panels can be compared cell by cell.
+
+    ``panels`` maps a panel's title to ``{"values": (len(y), len(x)) array, "x": [...], "y": [...],
+    "xlabel": str, "ylabel": str}``; row ``i``, column ``j`` of ``values`` is the result at ``(x[j], y[i])``.
+    The cells are evenly spaced whatever the grid's values (label them with the values, formatted with
+    ``fmt``). Non-finite cells (a diverged run) are drawn grey and hatched, never as a colour. The best
+    (smallest) cell of each panel is starred; with ``within=0.1`` the cells within 10% of that panel's best,
+    ``value <= (1 + within) * best``, are outlined. The colour scale is logarithmic by default (``log``:
+    values must then be positive). One or two panels sit side by side, more are stacked two per row
+    (:func:`figure`); the colour bar is below them.
+    """
+    if not panels:
+        raise ValueError("heatmaps needs at least one panel")
+    if within is not None and not within >= 0:
+        raise ValueError(f"within must be >= 0, got {within!r}")
+    checked = {name: _check_panel(name, panel) for name, panel in panels.items()}
+    finite = np.concatenate([v[np.isfinite(v)] for v, _, _ in checked.values()])
+    if finite.size == 0:
+        raise ValueError("every cell of every panel is non-finite: nothing to colour")
+    if log and (finite <= 0).any():
+        raise ValueError(f"a logarithmic colour scale needs positive values, got {finite.min():g}; "
+                         "pass log=False")
+    lo, hi = finite.min(), finite.max()
+    norm = LogNorm(lo, hi if hi > lo else lo * 10) if log else Normalize(lo, hi if hi > lo else lo + 1)
+
+    count = len(checked)
+    fig, axes = figure(count, height=3.4 if count > 1 else 4.2)
+    diverged = False
+    for ax, (name, (values, x, y)) in zip(axes, checked.items(), strict=True):
+        ok = np.isfinite(values)
+        mesh = ax.imshow(np.ma.masked_invalid(values), cmap=HEATMAP_CMAP, norm=norm, origin="lower",
+                         aspect="auto", interpolation="nearest")
+        for i, j in zip(*np.nonzero(~ok), strict=True):
+            diverged = True
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="0.85", edgecolor="0.45",
+                                   hatch="xxx", lw=0))
+        best = np.nanargmin(np.where(ok, values, np.nan))
+        bi, bj = np.unravel_index(best, values.shape)
+        if within is not None:
+            _outline(ax, ok & (values <= (1 + within) * values[bi, bj]))
+        ax.plot(bj, bi, marker="*", ms=13, mfc="white", mec="black", mew=1.0, ls="none", zorder=5)
+        step_x = max(1, math.ceil(len(x) / 7))   # at most about 7 labels an axis stay legible
+        step_y = max(1, math.ceil(len(y) / 8))
+        ax.set_xticks(range(0, len(x), step_x), [format(v, fmt) for v in x[::step_x]])
+        ax.set_yticks(range(0, len(y), step_y), [format(v, fmt) for v in y[::step_y]])
+        ax.set_xlim(-0.5, len(x) - 0.5)
+        ax.set_ylim(-0.5, len(y) - 0.5)
+        ax.set(xlabel=panels[name]["xlabel"], ylabel=panels[name]["ylabel"], title=_wrap(name, 40))
+        ax.tick_params(axis="x", labelrotation=45 if max(len(format(v, fmt)) for v in x) > 4 else 0)
+    label = colorbar + ("  (hatched: diverged)" if diverged else "")
+    if within is not None:
+        label += f"\n★ best of each panel; outlined: within {within:.0%} of it"
+    else:
+        label += "\n★ best of each panel"
+    fig.colorbar(mesh, ax=axes, location="bottom", shrink=0.8, aspect=40, label=label)
+    if title:
+        fig.suptitle(_wrap(title))
     return fig

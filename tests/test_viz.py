@@ -381,3 +381,47 @@ def test_a_long_title_is_wrapped_not_widening_the_figure(rosenbrock_runs):
     title = "Rosenbrock's banana valley with every optimizer at its best learning rate from the grid, 3000 steps"
     fig = viz.plot_trajectories(p, runs, title=title)
     assert "\n" in fig.axes[0].get_title() and _png_width(fig) <= 690
+
+
+def _heat_panels():
+    a = np.array([[1.0, 2.0, 4.0], [0.5, 0.52, np.nan]])        # best 0.5 at row 1, column 0
+    b = np.array([[8.0, 3.0], [np.inf, 2.0], [2.1, 9.0]])       # best 2.0 at row 1, column 1
+    return {"A": dict(values=a, x=[1e-3, 1e-2, 1e-1], y=[0.9, 0.99], xlabel="lr", ylabel="beta2"),
+            "B": dict(values=b, x=[0.1, 1.0], y=[0.0, 0.5, 0.9], xlabel="lr", ylabel="momentum")}
+
+
+def test_heatmaps_share_one_scale_star_the_best_and_hatch_diverged_cells():
+    from matplotlib.collections import LineCollection
+    from matplotlib.image import AxesImage
+    from matplotlib.patches import Rectangle
+
+    fig = viz.heatmaps(_heat_panels(), colorbar="final loss", within=0.1)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["A", "B"]
+    images = [next(a for a in ax.get_children() if isinstance(a, AxesImage)) for ax in panels]
+    assert {(im.norm.vmin, im.norm.vmax) for im in images} == {(0.5, 9.0)}     # one colour scale for both
+    stars = [[line.get_xydata()[0].tolist() for line in ax.lines if line.get_marker() == "*"] for ax in panels]
+    assert stars == [[[0.0, 1.0]], [[1.0, 1.0]]]                               # (column, row) of each best
+    hatched = [[(p.get_x(), p.get_y()) for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch()]
+               for ax in panels]
+    assert hatched == [[(1.5, 0.5)], [(-0.5, 0.5)]]                             # the nan and the inf cell
+    # within 10%: panel A's best two cells (0.5, 0.52) form one 2-cell region, 6 unit edges on its border
+    outline = [c for c in panels[0].collections if isinstance(c, LineCollection)]
+    assert len(outline) == 2 and len(outline[-1].get_segments()) == 6
+    assert "hatched: diverged" in fig.axes[-1].get_xlabel()
+    assert [t.get_text() for t in panels[0].get_xticklabels()] == ["0.001", "0.01", "0.1"]
+    assert fig.get_figwidth() == viz.COLUMN_WIDTH
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    (lambda p: p["A"].update(values=np.ones((3, 3))), r"shape \(len\(y\), len\(x\)\) = \(2, 3\)"),
+    (lambda p: p["A"].pop("xlabel"), "needs the keys"),
+    (lambda p: p["B"].update(values=-np.ones((3, 2))), "positive values"),
+])
+def test_heatmaps_bad_input(change, match):
+    panels = _heat_panels()
+    change(panels)
+    with pytest.raises(ValueError, match=match):
+        viz.heatmaps(panels, colorbar="loss")
+    with pytest.raises(ValueError, match="at least one panel"):
+        viz.heatmaps({}, colorbar="loss")
