@@ -565,7 +565,11 @@ def heatmaps(panels: Mapping[str, Mapping], *, colorbar: str, log: bool = True, 
         label += f"\n★ best of each panel; outlined: within {within:.0%} of it"
     else:
         label += "\n★ best of each panel"
-    fig.colorbar(mesh, ax=axes, location="bottom", shrink=0.8, aspect=40, label=label)
+    bar = fig.colorbar(mesh, ax=axes, location="bottom", shrink=0.8, aspect=40, label=label)
+    if log and norm.vmax / norm.vmin < 100:   # under two decades: plain numbers, not crowded powers of ten
+        bar.minorticks_off()
+        bar.set_ticks(np.geomspace(norm.vmin, norm.vmax, 5), labels=[f"{v:.3g}" for v in
+                                                                     np.geomspace(norm.vmin, norm.vmax, 5)])
     if title:
         fig.suptitle(_wrap(title))
     return fig

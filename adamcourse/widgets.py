@@ -57,7 +57,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from PIL import Image as PILImage
 
-from . import functions, viz
+from . import functions, online, viz
 from .optim import adagrad, adam, rmsprop, sgd
 
 try:
@@ -734,34 +734,12 @@ class ReddiState:
     key: tuple = ()
 
 
-def _reddi_unit_steps(grads: np.ndarray, beta2: float, amsgrad: bool) -> np.ndarray:
-    r""":math:`u_t` such that the step is :math:`x_{t+1} = \Pi(x_t - \eta u_t)`: each :func:`adam.step` taken
-    from 0 with step size :math:`1/\sqrt t`. On a linear loss the gradients, hence the moments, do not depend on
-    :math:`x`, so one run per :math:`C` serves every ``lr`` and every projection."""
-    zero, state = np.zeros(1), adam.init(np.zeros(1))
-    out = np.empty(len(grads))
-    for t, g in enumerate(grads.tolist(), start=1):
-        theta, state = adam.step(zero, np.array([g]), state, lr=1 / math.sqrt(t), beta1=0.0, beta2=beta2,
-                                 amsgrad=amsgrad)
-        out[t - 1] = -theta[0]
-    return out
-
-
-def _project(unit_steps: np.ndarray, lr: float, x1: float) -> np.ndarray:
-    """x_1 = x1, x_{t+1} = clip(x_t - lr u_t, -1, 1): the projected iterates, t = 1..T+1."""
-    x = np.empty(len(unit_steps) + 1)
-    x[0] = value = x1
-    for t, u in enumerate((lr * unit_steps).tolist(), start=1):
-        value = min(1.0, max(-1.0, value - u))
-        x[t] = value
-    return x
-
-
 def reddi(C: float = 3.0, steps: int = 1500, lr: float = 0.5, *, x1: float = 0.0) -> Explorer:
     r"""Reddi, Kale & Kumar (2018)'s online problem on which Adam converges to the worst point.
 
     :math:`f_t(x) = C x` when :math:`t \bmod 3 = 1`, else :math:`-x`, on :math:`[-1, 1]`, whose best fixed point
-    is :math:`x^\star = -1`. Both optimizers take :func:`adamcourse.optim.adam.step` with the paper's
+    is :math:`x^\star = -1` (for :math:`C > 2`). Both optimizers are :func:`adamcourse.online.unit_steps`'s
+    ``"adam"`` and ``"amsgrad"`` (PyTorch's updates, tested against :func:`adamcourse.optim.adam.step`) with the paper's
     :math:`\beta_1 = 0`, :math:`\beta_2 = 1/(1 + C^2)` and step size :math:`\eta_t = \eta/\sqrt t`
     (:math:`\eta` = ``lr``), then project onto :math:`[-1, 1]`; ``"AMSGrad"`` is ``amsgrad=True`` (PyTorch's
     form: the max of the raw :math:`v`, divided by :math:`1 - \beta_2^t`). Unlike the paper they keep the bias
@@ -775,7 +753,7 @@ def reddi(C: float = 3.0, steps: int = 1500, lr: float = 0.5, *, x1: float = 0.0
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 3:
         raise ValueError(f"steps must be an int >= 3, got {steps!r}")
     _check_in("x1", x1, -1.0, 1.0)
-    controls = {"C": _float("C", "C", C, 2.0, 10.0, 0.5, ".1f"), "lr": _log("lr", "η (lr)", lr, -2, 0)}
+    controls = {"C": _float("C", "C", C, 2.5, 10.0, 0.5, ".1f"), "lr": _log("lr", "η (lr)", lr, -2, 0)}
     fig, (top, bottom) = viz.figure(2, stacked=True, height=2.4, sharex=True)
     state = ReddiState(figure=fig)
     t = np.arange(1, steps + 2)
@@ -801,16 +779,16 @@ def reddi(C: float = 3.0, steps: int = 1500, lr: float = 0.5, *, x1: float = 0.0
         beta2 = 1 / (1 + c * c)
         state.computed = state.key != (c,)
         if state.computed:
-            state.grads = np.where(np.arange(1, steps + 1) % 3 == 1, c, -1.0)
-            state.unit_steps = {name: _reddi_unit_steps(state.grads, beta2, name == "AMSGrad")
+            # one run per C serves every lr: on linear losses the moments do not depend on x
+            state.grads = online.reddi_gradients(c, steps)
+            state.unit_steps = {name: online.unit_steps(state.grads, form=name.lower(), beta1=0.0, beta2=beta2)
                                 for name in state.paths}
             state.key = (c,)
         regret, final = {}, {}
         for name, line in state.paths.items():
-            x = _project(state.unit_steps[name], eta, x1)
+            x = online.project(state.unit_steps[name], eta, x1)
             line.set_ydata(x)
-            # f_t(x_t) - f_t(-1) = g_t (x_t + 1); the running mean over t = 1..T
-            regret[name] = np.cumsum(state.grads * (x[:-1] + 1)) / np.arange(1, steps + 1)
+            regret[name] = online.average_regret(state.grads, x)   # R_T / T, T = 1..steps
             state.regrets[name].set_ydata(regret[name])
             final[name] = x[-1]
         state.readout.set_text(rf"$C$ = {c:g}, $\beta_2 = 1/(1+C^2)$ = {beta2:.3g}: after {steps} steps Adam "

@@ -9,7 +9,7 @@ from adamcourse.grading.recipe_case import RecipeCase
 from adamcourse.grading.step_case import StepCase
 from adamcourse.grading.train_case import DeviceTrainCase
 
-_ADAMS = ("adam_step", "amsgrad_step", "adamw_step")
+_ADAMS = ("adam_step", "amsgrad_step", "adamw_step", "radam_step")
 
 HIDDEN_CASES = [
     # float32-like scale: small parameters and gradients, a relative tolerance that still catches eps errors

@@ -39,6 +39,16 @@ CASES: list[tuple[str, dict]] = [
     ("NAdam", {"momentum_decay": 0.01, "betas": (0.8, 0.99)}),
     ("NAdam", {"weight_decay": 0.1}),
     ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
+    ("RAdam", {}),
+    ("RAdam", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-3}),
+    ("RAdam", {"betas": (0.9, 0.9)}),  # rho_inf = 19: the switch rho_t > 5 comes at t = 7
+    ("RAdam", {"weight_decay": 0.1}),
+    ("RAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
+    ("RAdam", {"betas": (0.9, 0.5)}),  # rho_inf = 3 <= 5: never adapts, SGD with bias-corrected momentum
+    ("Adafactor", {}),
+    ("Adafactor", {"lr": 0.1, "eps": (1e-3, 1e-2)}),
+    ("Adafactor", {"beta2_decay": -0.5, "d": 1.5}),
+    ("Adafactor", {"weight_decay": 0.1, "maximize": True}),
 ]
 
 NAMES = sorted({name for name, _ in CASES})

@@ -7,21 +7,35 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from book_build import ROOT
 
 
 def test_optim_step_benchmark_prints_its_json():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "optim_step.py"), "--sizes", "1000", "70000",
-                          "--repeats", "2", "--devices", "cpu"], capture_output=True, text=True, check=True,
-                         timeout=300)
+    """--quick: two small sizes, every impl side by side with the copy bandwidth, the bandwidth model and the
+    targets (the numbers are not checked: a quick run on a busy machine measures nothing)."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "optim_step.py"), "--quick", "--threads", "1",
+                          "--devices", "cpu"], capture_output=True, text=True, check=True, timeout=300)
     report = json.loads(out.stdout)
-    assert isinstance(report["machine"], str) and report["copy_GBps"] > 0
+    assert isinstance(report["machine"], str) and report["copy_GBps"] > 0 and report["quick"] is True
+    assert report["copy"]["cpu"]["GBps"] == report["copy_GBps"] and report["bytes_per_param"] == 28
     rows = report["results"]
-    assert {(r["n_params"], r["impl"]) for r in rows} == {
-        (n, impl) for n in (1000, 70000) for impl in ("adamcourse", "torch_forloop", "torch_foreach", "torch_fused")}
-    assert all(r["device"] == "cpu" and r["median_ms"] > 0 for r in rows)
+    impls = ("adamcourse", "adamcourse_compiled", "torch_forloop", "torch_foreach", "torch_fused")
+    assert [(r["n_params"], r["impl"]) for r in rows] == [(n, impl) for n in (10_000, 100_000) for impl in impls]
+    for r in rows:
+        assert r["device"] == "cpu" and r["median_ms"] > 0 and r["repeats"] == 3 and r["first_steps_s"] >= 0
+        assert abs(r["GBps"] - 28 * r["n_params"] / (r["median_ms"] * 1e-3) / 1e9) <= 0.01 * r["GBps"] + 0.01
+        assert abs(r["fraction_of_copy"] - r["GBps"] / report["copy_GBps"]) <= 0.01 * r["fraction_of_copy"] + 1e-3
+    assert [(t["device"], t["n_params"]) for t in report["targets"]] == [("cpu", 10_000), ("cpu", 100_000)]
+    for t in report["targets"]:
+        by = {r["impl"]: r for r in rows if r["n_params"] == t["n_params"]}
+        assert t["compiled_over_fused"] == pytest.approx(
+            by["adamcourse_compiled"]["median_ms"] / by["torch_fused"]["median_ms"], rel=0.01)
+        assert t["met"] == {"compiled_within_1.3x_of_fused": t["compiled_over_fused"] <= 1.3,
+                            "compiled_at_least_60pct_of_copy": t["compiled_fraction_of_copy"] >= 0.6,
+                            "readable_within_2x_of_forloop": t["readable_over_forloop"] <= 2.0}
 
 
 def test_grade_benchmark_prints_its_json():
@@ -55,3 +69,23 @@ def test_labs_benchmark_prints_its_json():
     assert all(r["device"] == "cpu" and r["train_s"] > 0 and r["optimizer"] for r in rows)
     assert all(0 <= r["value"] <= 1 for r in rows[:2]) and 0 < rows[2]["value"] and rows[2]["unigram_bpc"] > 0
     assert "unigram_bpc" not in rows[0] and "unigram_bpc" not in rows[1]
+
+
+def test_memory_benchmark_measures_each_formula():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory.py"), "--quick"], capture_output=True,
+                         text=True, check=True, timeout=300)
+    report = json.loads(out.stdout)
+    assert isinstance(report["machine"], str) and report["n_params"] > 10_000 and report["n_tensors"] > 2
+    rows = {r["optimizer"]: r for r in report["results"]}
+    assert list(rows) == ["SGD", "SGD+momentum", "Adagrad", "RMSprop", "Adam", "AMSGrad", "AdamW", "Adam8bit",
+                          "Adafactor"]
+    for name, r in rows.items():  # every formula is exact, step counters and per-block scales included
+        assert r["state_bytes"] == r["formula_bytes"], name
+        assert r["bytes_per_param"] == round(r["state_bytes"] / report["n_params"], 4), name
+    textbook = {"SGD": 0, "SGD+momentum": 4, "Adagrad": 4, "RMSprop": 4, "Adam": 8, "AMSGrad": 12, "AdamW": 8}
+    for name, per_param in textbook.items():
+        assert rows[name]["buffers_bytes_per_param"] == per_param, name
+        assert abs(rows[name]["bytes_per_param"] - per_param) < 0.01, name  # + 4 B of step per tensor
+    assert rows["SGD"]["state_bytes"] == 0
+    assert 2 < rows["Adam8bit"]["bytes_per_param"] < 2.1 and rows["Adam8bit"]["buffers_bytes_per_param"] == 2.0039
+    assert rows["Adafactor"]["bytes_per_param"] < rows["RMSprop"]["bytes_per_param"] / 2  # factored v

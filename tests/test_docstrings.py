@@ -7,10 +7,13 @@ import importlib
 
 import pytest
 
-MODULES = ["adamcourse.optim." + name for name in ("sgd", "adagrad", "rmsprop", "adam", "adamw", "adamax", "nadam")]
+MODULES = ["adamcourse.optim." + name
+           for name in ("sgd", "adagrad", "rmsprop", "adam", "adamw", "adamax", "nadam", "radam",
+                         "adafactor", "adam8bit")]
 MODULES += ["adamcourse.optim", "adamcourse.functions", "adamcourse.viz", "adamcourse.runtime", "adamcourse.data",
             "adamcourse.models", "adamcourse.train", "adamcourse.sweep",
-            "adamcourse.widgets"]
+            "adamcourse.widgets", "adamcourse.online", "adamcourse.variants", "adamcourse.schedules",
+            "adamcourse.imbalance", "adamcourse.grids", "adamcourse.bow", "adamcourse.optstate"]
 
 
 @pytest.mark.parametrize("name", MODULES)

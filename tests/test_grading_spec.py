@@ -41,6 +41,9 @@ TORCH = {
                      dict(lr=0.01, beta1=0.8, beta2=0.99, eps=1e-8), ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]),
     "adamw_step": (torch.optim.AdamW, dict(lr=0.01, betas=(0.8, 0.99), eps=1e-8, weight_decay=0.1),
                    dict(lr=0.01, beta1=0.8, beta2=0.99, eps=1e-8, weight_decay=0.1), ["exp_avg", "exp_avg_sq"]),
+    # beta2 = 0.99: rho_5 = 4.96, rho_6 = 5.94, so the 8 steps cross the switch to the adaptive step
+    "radam_step": (torch.optim.RAdam, dict(lr=0.01, betas=(0.8, 0.99), eps=1e-8),
+                   dict(lr=0.01, beta1=0.8, beta2=0.99, eps=1e-8), ["exp_avg", "exp_avg_sq"]),
 }
 
 
@@ -171,6 +174,50 @@ def _adam(theta, g, m, v, t, lr, beta1, beta2, eps, *, inside=False, dt=0, swap=
 def test_student_written_adam_mistakes(student, hint):
     """Mistakes written independently of mistakes.py, as a student would, get the named hint."""
     assert set(_failing_hints("adam_step", student)) - {None} == {hint}
+
+
+def _radam(theta, g, m, v, t, lr, beta1, beta2, eps, *, threshold=5.0, paper_l=False, no_sqrt_r=False):
+    """RAdam as a student writes it from the formulas (not from mistakes.py or the library)."""
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g**2
+    m_hat = m / (1 - beta1**t)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+    if rho_t <= threshold:
+        return theta - lr * m_hat, m, v
+    l_t = np.sqrt((1 - beta2**t) / v) if paper_l else np.sqrt(1 - beta2**t) / (np.sqrt(v) + eps)
+    r2 = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+    return theta - lr * m_hat * (r2 if no_sqrt_r else np.sqrt(r2)) * l_t, m, v
+
+
+@pytest.mark.parametrize("student, hint", [
+    (_radam, None),
+    (lambda *a: _radam(*a, threshold=4.0), "threshold rho_t > 4 (the paper's)"),
+    (lambda *a: _radam(*a, paper_l=True), "eps missing"),
+    (lambda *a: _radam(*a, no_sqrt_r=True), "r_t without its square root"),
+], ids=["correct", "paper-threshold", "paper-l_t", "r-no-sqrt"])
+def test_student_written_radam(student, hint):
+    """A RAdam written independently passes every public case; its mistakes get their named hints."""
+    hints = _failing_hints("radam_step", student)
+    if hint is None:
+        assert hints == []
+    else:
+        assert hints and all(h is not None and h.startswith(hint) for h in hints), hints
+
+
+def test_radam_cases_cover_both_sides_of_the_switch():
+    """For beta2 = 0.999, rho_t > 5 first at t = 6 (torch's switch): the public cases run steps on both sides, and
+    the mid-run case crosses it."""
+    from adamcourse.optim import radam
+
+    switch = next(t for t in range(1, 100) if radam.rho(t, 0.999) > 5)
+    assert switch == 6
+    cases = EXERCISES["radam_step"].cases
+    assert all(c.hyper_values["beta2"] == 0.999 for c in cases)
+    steps = [range(c.start_t, c.start_t + c.steps) for c in cases]
+    assert any(ts[0] < switch <= ts[-1] for ts, c in zip(steps, cases) if c.start_t > 1)
+    assert sum(any(t < switch for t in ts) and any(t >= switch for t in ts) for ts in steps) >= 3
+    assert any(c.scale < 1e-6 and c.start_t + c.steps - 1 >= switch for c in cases)  # eps matters after it
 
 
 def test_in_place_mutation_is_caught_and_named():

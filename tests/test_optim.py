@@ -16,6 +16,9 @@ from optim_cases import CASES, NAMES, case_id, functional_hyper
 SHAPES = [(), (0,), (3,), (4, 5), (70_000,)]  # 0-d, empty, small, matrix, large (the CPU block path)
 STEPS = 100
 RTOL = {torch.float64: 1e-9, torch.float32: 1e-5}
+#: torch.optim.Adafactor divides by an empty parameter's size (ZeroDivisionError); ours steps over it
+NO_EMPTY = {"Adafactor"}
+NO_COMPLEX = {"Adafactor"}  # torch.optim.Adafactor raises RuntimeError for complex parameters, and so does ours
 
 
 @pytest.fixture
@@ -40,9 +43,10 @@ def loss_fn(params, step):
     return sum((0.5 * p**2 + noise(p.shape, step, p.dtype) * p).sum() for p in params)
 
 
-def make_params(dtype, seed=0):
+def make_params(dtype, seed=0, name=None):
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(s, generator=g, dtype=dtype).requires_grad_() for s in SHAPES]
+    return [torch.randn(s, generator=g, dtype=dtype).requires_grad_() for s in SHAPES
+            if not (name in NO_EMPTY and 0 in s)]
 
 
 def groups(params):
@@ -83,13 +87,13 @@ def assert_same_state(ours_opt, torch_opt, rtol):
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_class_matches_torch(case, default_dtype):
     name, kwargs = case
-    ref_params, our_params = make_params(default_dtype), make_params(default_dtype)
+    ref_params, our_params = make_params(default_dtype, name=name), make_params(default_dtype, name=name)
     ref = getattr(torch.optim, name)(groups(ref_params), **kwargs)
     mine = getattr(ours, name)(groups(our_params), **kwargs)
     train(ref, ref_params, STEPS)
     train(mine, our_params, STEPS)
     for i, (a, b) in enumerate(zip(our_params, ref_params)):
-        assert_rel_close(a.detach(), b.detach(), RTOL[default_dtype], f"param {i} {SHAPES[i]}")
+        assert_rel_close(a.detach(), b.detach(), RTOL[default_dtype], f"param {i} {tuple(b.shape)}")
     assert_same_state(mine, ref, RTOL[default_dtype])
 
 
@@ -190,7 +194,7 @@ def test_checkpoints_move_between_torch_and_ours(name, direction):
     torch.set_default_dtype(torch.float64)
     try:
         first, second = (torch.optim, ours) if direction == "torch->ours" else (ours, torch.optim)
-        a_params, b_params = make_params(torch.float64), make_params(torch.float64)
+        a_params, b_params = make_params(torch.float64, name=name), make_params(torch.float64, name=name)
         a = getattr(first, name)(groups(a_params))
         train(a, a_params, 10)
         with torch.no_grad():
@@ -308,6 +312,13 @@ def test_non_finite_gradients_propagate_as_in_torch():
 def test_complex_parameters_match_torch(case):
     """A complex parameter is updated through its real view, as torch.optim does; the state stays complex."""
     name, kwargs = case
+    if name in NO_COMPLEX:
+        for lib in (torch.optim, ours):
+            z = torch.zeros(4, 3, dtype=torch.complex128, requires_grad=True)
+            z.grad = torch.ones_like(z)
+            with pytest.raises(RuntimeError, match=f"{name} does not support complex parameters"):
+                getattr(lib, name)([z], **kwargs).step()
+        return
     runs = []
     for lib in (torch.optim, ours):
         g = torch.Generator().manual_seed(0)
@@ -350,3 +361,77 @@ def test_every_state_field_is_documented(name):
     for field in state_type._fields:
         doc = getattr(state_type, field).__doc__
         assert doc and not doc.startswith("Alias for field") and ":math:" in doc, (state_type.__name__, field)
+
+
+# ---------------------------------------------------------------- RAdam's rho_t and r_t
+
+
+@pytest.mark.parametrize("beta2", [0.9, 0.98, 0.99, 0.999])
+def test_radam_rho_is_the_length_of_the_matching_simple_moving_average(beta2):
+    """Liu et al.'s definition, computed independently of the closed form: the exponential average v_t weights
+    g_{t-k}^2 by (1 - beta2) beta2^k / (1 - beta2^t), k = 0..t-1; a simple moving average of length f has its
+    centre of mass at age (f - 1)/2; rho_t is the f whose centre of mass is the EMA's."""
+    for t in [1, 2, 5, 6, 10, 100, 3000]:
+        k = np.arange(t)
+        w = (1 - beta2) * beta2**k / (1 - beta2**t)
+        assert math.isclose(w.sum(), 1.0, rel_tol=1e-9)
+        assert math.isclose(ours.radam.rho(t, beta2), 2 * (k * w).sum() + 1, rel_tol=1e-9, abs_tol=1e-9), t
+    assert ours.radam.rho(1, beta2) == pytest.approx(1.0, abs=1e-12)
+    assert ours.radam.rho_inf(beta2) == pytest.approx((1 + beta2) / (1 - beta2), rel=1e-12)  # sum as t -> inf
+    ts = np.arange(1, 201)
+    rhos = ours.radam.rho(ts, beta2)
+    assert isinstance(rhos, np.ndarray) and rhos.shape == ts.shape
+    assert np.all(np.diff(rhos) > 0) and rhos[-1] < ours.radam.rho_inf(beta2)  # rises towards rho_inf
+    assert ours.radam.rho(10**6, beta2) == pytest.approx(ours.radam.rho_inf(beta2), rel=1e-15)
+
+
+def test_radam_rectification_limits_and_domain():
+    r = ours.radam.rectification(np.arange(1, 5001), 0.999)
+    valid = ~np.isnan(r)
+    assert np.isnan(r[:5]).all() and valid[5:].all()  # t = 1..5: rho_t <= 5, no r_t (un-adapted step)
+    assert np.all(np.diff(r[valid]) > 0) and np.all(r[valid] < 1)  # rises, below 1
+    assert ours.radam.rectification(10**6, 0.999) == pytest.approx(1.0, abs=1e-15)  # r_t -> 1 as t -> inf
+    assert math.isnan(ours.radam.rectification(5, 0.999))
+    assert ours.radam.rectification(5, 0.999, threshold=4) == pytest.approx(0.0173115, rel=1e-5)  # the paper's
+    assert np.isnan(ours.radam.rectification(np.arange(1, 1000), 0.5)).all()  # rho_inf = 3: never adapts
+    # r_t^2 is the ratio of the first-order variances rho / (2 (rho - 2)(rho - 4)) of the adaptive step at
+    # rho_inf and at rho_t (Liu et al., Theorem 2 / eq. 6), written out separately here
+    var = lambda p: p / (2 * (p - 2) * (p - 4))  # noqa: E731
+    for t in [6, 7, 20, 500]:
+        p, p_inf = ours.radam.rho(t, 0.999), ours.radam.rho_inf(0.999)
+        assert ours.radam.rectification(t, 0.999) ** 2 == pytest.approx(var(p_inf) / var(p), rel=1e-12)
+
+
+@pytest.mark.parametrize("beta2", [0.5, 0.9, 0.98, 0.99, 0.999])
+def test_radam_switch_step_is_torchs(beta2):
+    """With a constant gradient 1, m_hat_t = 1, so torch.optim.RAdam moves by lr (un-adapted) or by
+    lr * r_t * l_t with l_t = 1 up to eps: its first adaptive step is where rectification() starts, and
+    the step sizes after it are lr * r_t."""
+    lr, steps = 0.01, 40
+    p = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.RAdam([p], lr=lr, betas=(0.9, beta2), eps=0.0)
+    moves = []
+    for _ in range(steps):
+        before = p.item()
+        p.grad = torch.ones(1, dtype=torch.float64)
+        opt.step()
+        moves.append((before - p.item()) / lr)
+    moves = np.array(moves)
+    r = ours.radam.rectification(np.arange(1, steps + 1), beta2)
+    adapted = ~np.isnan(r)
+    np.testing.assert_allclose(moves[~adapted], 1.0, rtol=1e-9)
+    np.testing.assert_allclose(moves[adapted], r[adapted], rtol=1e-9)
+    if beta2 == 0.999:
+        assert np.argmax(adapted) + 1 == 6  # rho_5 = 4.996, rho_6 = 5.994
+    assert adapted.any() == (beta2 > 2 / 3)  # rho_inf = 2 / (1 - beta2) - 1 > 5 iff beta2 > 2/3
+
+
+def test_radam_function_arguments_are_checked():
+    with pytest.raises(ValueError, match=r"^Invalid t: 0 \(t must be an integer >= 1"):
+        ours.radam.rho(0, 0.999)
+    with pytest.raises(ValueError, match=r"^Invalid t: 2\.5"):
+        ours.radam.rectification(2.5, 0.999)
+    with pytest.raises(ValueError, match=r"^Invalid beta parameter at index 1: 1\.0 \(beta2 must lie in \[0, 1\)\)$"):
+        ours.radam.rho_inf(1.0)
+    with pytest.raises(ValueError, match=r"^Invalid threshold value: 3\.0 \(threshold must lie in \[4, inf\)\)$"):
+        ours.radam.rectification(10, 0.999, threshold=3.0)

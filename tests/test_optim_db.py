@@ -1,7 +1,7 @@
 """The drop-in claim for :mod:`adamcourse.optim`, checked on PyTorch's own optimizer test data, offline.
 
 The cases come from ``optim_db`` in ``torch.testing._internal.common_optimizers``, which ships in the torch wheel
-(it needs the ``expecttest`` package): for each of our seven optimizers its ``OptimizerInfo`` gives the
+(it needs the ``expecttest`` package): for each of our nine optimizers its ``OptimizerInfo`` gives the
 constructor configurations (``optim_inputs_func``), the inputs that must fail and how
 (``optim_error_inputs_func``), the LR schedulers to combine with it (``scheduler_inputs``), and whether and how
 it takes complex parameters and sparse gradients (``supports_complex``, ``supports_sparse``,
@@ -49,7 +49,7 @@ import adamcourse.optim as ours
 # torch's own Adagrad builds sparse tensors without saying whether to check them
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse invariant checks are implicitly disabled:UserWarning")
 
-NAMES = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam"]
+NAMES = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor"]
 INFOS = {info.name: info for info in optim_db if info.name in NAMES}
 STEPS = 12  # > 10, so that StepLR(step_size=10) of scheduler_inputs changes the learning rate within the run
 #: kwargs that select an implementation rather than an algorithm: ours has only the single-tensor one
@@ -57,7 +57,7 @@ IMPL_FLAGS = ("foreach", "fused", "capturable", "differentiable")
 
 _IMPL = ("selects the {flag} implementation: adamcourse.optim has only the single-tensor path and raises a "
          "ValueError for {flag}=True (tested in tests/test_optim_errors.py)")
-#: Every input of the wheel's optim_db for the seven optimizers that is not run, by rule, with the reason. With
+#: Every input of the wheel's optim_db for the nine optimizers that is not run, by rule, with the reason. With
 #: torch 2.13 the first rules match none of the CPU configurations (error inputs that pass foreach=True expect a
 #: message that ours gives before rejecting foreach, and run); the capturable configurations optim_db builds for
 #: CUDA devices run on the CPU with capturable dropped (test_matches_torch_cuda_only_config_on_cpu).
@@ -156,7 +156,7 @@ SCHED_CASES, SCHED_IDS = _with_schedulers(INPUT_CASES, INPUT_IDS)
 #: Where ours and torch differ on purpose or not yet fixed: (predicate over name, kwargs, dtype) and the reason.
 #: Each is an xfail(strict=True): a fix makes it XPASS, which fails the run until the entry is removed.
 def _tensor_lr_float64(name, kwargs, dtype):
-    return name in ("Adam", "AdamW", "Adamax", "NAdam") and torch.is_tensor(kwargs.get("lr")) \
+    return name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam") and torch.is_tensor(kwargs.get("lr")) \
         and dtype == torch.float64
 
 
@@ -577,7 +577,8 @@ def test_state_dict_adam_adamw_cross_load(source, target):
 #: optim_db inputs per optimizer in torch 2.13 on the CPU (configurations, error inputs): a newer wheel may add
 #: some; fewer means the data changed under us and the harness is looked at again
 MIN_INPUTS = {"SGD": (9, 7), "Adagrad": (7, 7), "RMSprop": (8, 7), "Adam": (5, 12), "AdamW": (5, 12),
-              "Adamax": (5, 7), "NAdam": (7, 8)}
+              "Adamax": (5, 7), "NAdam": (7, 8), "RAdam": (6, 8),
+              "Adafactor": (5, 9)}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -597,4 +598,4 @@ def test_every_optimizer_runs_its_inputs(name):
     assert len([c for c in CUDA_ONLY_CASES if c.values[0] == name]) >= 2 * len(cuda_only)
     if info.supports_sparse:
         assert any(c[0] == name for c in SPARSE_CASES)
-    assert sorted(SPARSE_NAMES) == ["Adagrad", "SGD"] and COMPLEX_NAMES == NAMES
+    assert sorted(SPARSE_NAMES) == ["Adagrad", "SGD"] and COMPLEX_NAMES == [n for n in NAMES if n != "Adafactor"]

@@ -29,6 +29,10 @@ OWN = {
     "foundations/adagrad": ["adagrad_step", "adagrad_effective_lr_answer"],
     "foundations/rmsprop": ["rmsprop_step", "ema_window_answer", "rmsprop_first_step_answer"],
     "foundations/adam": ["adam_step", "adam_first_step_answer"],
+    "practice/claims": ["amsgrad_state_bytes_answer"],
+    "practice/failures": ["amsgrad_step", "reddi_adam_end_answer"],
+    "practice/why-adam": ["steepest_max_norm_answer"],
+    "practice/variants": ["adamw_step", "radam_step"],
     "labs/cnn": ["train_step", "device_train_step", "training_recipe"],
     "labs/rnn": ["clip_grad_norm"],
 }

@@ -9,7 +9,7 @@ contributors), unchanged. That file is not copied into this repository; it is re
 
 Its parametrisation, ``optim_db`` from ``torch.testing._internal.common_optimizers`` (in the torch wheel), is
 swapped for :func:`adamcourse_optim_db` while the file is imported: the same ``OptimizerInfo`` entries for the
-seven optimizers, with ``optim_cls`` set to ours and no foreach/fused/differentiable implementations (ours have
+nine optimizers, with ``optim_cls`` set to ours and no foreach/fused/differentiable implementations (ours have
 only the single-tensor path, so the tests build single-tensor configurations only). Tests that name
 ``torch.optim.<Name>`` directly run with that name bound to our class. Only the CPU tests are collected.
 
@@ -37,7 +37,7 @@ import torch
 
 import adamcourse.optim as ours
 
-NAMES = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam"]
+NAMES = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adafactor"]
 VERSION = torch.__version__.split("+")[0]
 CACHE = Path.home() / ".cache" / "adamcourse" / f"pytorch-v{VERSION}"
 
@@ -93,7 +93,7 @@ def upstream_file() -> Path | None:
 
 
 def adamcourse_optim_db() -> list:
-    """torch's ``OptimizerInfo`` for the seven optimizers, pointing at adamcourse's classes, single-tensor."""
+    """torch's ``OptimizerInfo`` for the nine optimizers, pointing at adamcourse's classes, single-tensor."""
     from torch.testing._internal import common_optimizers
     db = []
     for info in common_optimizers.optim_db:
@@ -172,13 +172,16 @@ def test_every_deselection_names_an_upstream_test(pattern):
 
 
 def test_every_upstream_test_runs_for_each_optimizer_unless_deselected():
-    """No upstream test silently drops out: each runs for all seven optimizers or is in DESELECTED
-    (test_rosenbrock_sparse covers the two that take sparse gradients, test_adamw_serialization is one test)."""
+    """No upstream test silently drops out: each runs for all nine optimizers or is in DESELECTED
+    (test_rosenbrock_sparse covers the two that take sparse gradients, test_adamw_serialization is one test,
+    test_complex and test_complex_2d all but Adafactor)."""
     for test in TorchOptimSuite.upstream_tests:
         if _deselected(f"{test}_"):
             continue
         ran = [n for n in TorchOptimSuite.instantiated if n.startswith(f"{test}_")
                and not any(n.startswith(f"{t}_") for t in TorchOptimSuite.upstream_tests if len(t) > len(test))]
-        expected = {"test_rosenbrock_sparse": {"SGD", "Adagrad"}, "test_adamw_serialization": set()}
+        expected = {"test_rosenbrock_sparse": {"SGD", "Adagrad"}, "test_adamw_serialization": set(),
+                    # optim_db: Adafactor supports_complex=False
+                    "test_complex": set(NAMES) - {"Adafactor"}, "test_complex_2d": set(NAMES) - {"Adafactor"}}
         optimizers = {name for name in NAMES if any(f"_{name}_" in n for n in ran)}
         assert ran and optimizers == expected.get(test, set(NAMES)), (test, ran)

@@ -430,7 +430,7 @@ def test_reddi_redraws_for_a_new_C_and_reuses_the_runs_for_a_new_lr():
     assert ex.full_draws == 1
 
 
-@pytest.mark.parametrize("make, match", [(lambda: widgets.reddi(C=20.0), r"C must be a number in \[2, 10\]"),
+@pytest.mark.parametrize("make, match", [(lambda: widgets.reddi(C=20.0), r"C must be a number in \[2.5, 10\]"),
                                          (lambda: widgets.reddi(steps=2), "steps must be an int >= 3"),
                                          (lambda: widgets.reddi(x1=2.0), r"x1 must be a number in \[-1, 1\]")])
 def test_reddi_rejects_bad_input(make, match):

@@ -98,6 +98,35 @@ _ADAM_COMMON = [
     ("square root missing", dict(no_sqrt=True)),
 ]
 
+# ---------------------------------------------------------------- RAdam
+
+
+def _radam_mistake(*, threshold=5.0, eps_at="v", correct=True, before="sgd", r_power=0.5, use_r=True, dt=0,
+                   rho_inf_offset=-1.0, swap=False):
+    """A variant of PyTorch's RAdam: ``eps_at`` "v" (torch: sqrt(v_t) + eps), "inside" (sqrt(v_t + eps)),
+    "none" (the paper's), "v_hat" (Adam's sqrt(v_hat_t) + eps); ``before`` the step while rho_t <= threshold:
+    "sgd" (torch: lr m_hat) or "adam" (lr m_hat l_t). (Taking the rectified step r_t l_t before the switch gives
+    NaN at t = 3, 4 and, at t = 5, the output of ``threshold=4``, whose hint it gets.)"""
+    def radam_step(theta, g, m, v, t, lr, beta1, beta2, eps):
+        t, beta1, beta2 = t + dt, np.float64(beta1), np.float64(beta2)  # t - 1 = 0: inf and nan, no exception
+        b1, b2 = (1 - beta1, 1 - beta2) if swap else (beta1, beta2)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat = m / (1 - beta1**t) if correct else m
+        c2 = 1 - beta2**t
+        p_inf = 2 / (1 - beta2) + rho_inf_offset
+        p = p_inf - 2 * t * beta2**t / c2
+        r = ((p - 4) * (p - 2) * p_inf / ((p_inf - 4) * (p_inf - 2) * p)) ** r_power if use_r else 1.0
+        denom = {"v": np.sqrt(v) + eps, "inside": np.sqrt(v + eps), "none": np.sqrt(v),
+                 "v_hat": (np.sqrt(v / c2) + eps) * np.sqrt(c2)}[eps_at]
+        l_t = np.sqrt(c2) / denom
+        if p > threshold:
+            step = m_hat * r * l_t
+        else:
+            step = {"sgd": m_hat, "adam": m_hat * l_t}[before]
+        return theta - lr * step, m, v
+    return radam_step
+
 # ---------------------------------------------------------------- train_step
 
 
@@ -164,6 +193,28 @@ MISTAKES: dict[str, list[tuple[str, object]]] = {
         ("decay not scaled by lr: theta (1 - weight_decay)", _adamw_mistake(decay="unscaled")),
         ("decay applied after the Adam step, to the new theta", _adamw_mistake(decay="after")),
     ],
+    "radam_step": [
+        ("threshold rho_t > 4 (the paper's) instead of PyTorch's rho_t > 5: for beta2 = 0.999 the step at t=5 "
+         "(rho_5 = 4.996) must still be the un-adapted lr * m_hat", _radam_mistake(threshold=4.0)),
+        ("the adaptive step used before the switch: while rho_t <= 5 the step is lr * m_hat_t, with no l_t and "
+         "no r_t", _radam_mistake(before="adam")),
+        ("no bias correction of m: the step uses m_hat_t = m_t / (1 - beta1^t), before and after the switch",
+         _radam_mistake(correct=False)),
+        ("eps inside the square root: PyTorch's l_t = sqrt(1 - beta2^t) / (sqrt(v_t) + eps)",
+         _radam_mistake(eps_at="inside")),
+        ("eps missing: PyTorch's l_t = sqrt(1 - beta2^t) / (sqrt(v_t) + eps), not the paper's "
+         "sqrt((1 - beta2^t) / v_t)", _radam_mistake(eps_at="none")),
+        ("eps added to sqrt(v_hat_t) as in Adam: PyTorch's RAdam adds it to sqrt(v_t), before the bias correction, "
+         "l_t = sqrt(1 - beta2^t) / (sqrt(v_t) + eps)", _radam_mistake(eps_at="v_hat")),
+        ("r_t without its square root: r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))",
+         _radam_mistake(r_power=1.0)),
+        ("r_t missing: after the switch the step is lr * m_hat_t * r_t * l_t (plain Adam would be without r_t)",
+         _radam_mistake(use_r=False)),
+        ("rho_inf is 2 / (1 - beta2) - 1: the -1 is missing", _radam_mistake(rho_inf_offset=0.0)),
+        ("t off by one: t is the 1-based index of this step (t=1 on the first step)", _radam_mistake(dt=-1)),
+        ("t off by one: t is the 1-based index of this step (t=1 on the first step)", _radam_mistake(dt=1)),
+        ("beta and 1-beta swapped", _radam_mistake(swap=True)),
+    ],
     "train_step": [
         ("optimizer.zero_grad() missing (the gradients accumulate across steps)",
          lambda *a: _train_step(*a, zero_grad=False)),
@@ -210,9 +261,28 @@ MISTAKES: dict[str, list[tuple[str, object]]] = {
         ("no bias correction", 0.1 * 0.2 / (math.sqrt(0.004) + 1e-8)),
         ("that is an SGD step, -lr * g", 0.2),
     ],
+    "amsgrad_state_bytes_answer": [
+        ("that is Adam's state (m and v): AMSGrad keeps a third buffer, the running max of v", 2 * 4.0),
+        ("count bytes, not buffers: each float32 number takes 4 bytes", 3.0),
+        ("count the optimizer's state only, not the weights and gradients as well", 5 * 4.0),
+        ("bits, not bytes: a float32 number is 32 bits = 4 bytes", 3 * 32.0),
+    ],
     "rmsprop_first_step_answer": [
         ("wrong sign: RMSprop moves against the gradient", 0.01 / (0.1 + 1e-8)),
         ("alpha and 1-alpha swapped", -0.01 / (math.sqrt(0.99) + 1e-8)),
         ("that is an SGD step, -lr * g", -0.01),
+    ],
+    "steepest_max_norm_answer": [
+        ("wrong sign: the steepest step decreases the loss, so g.d < 0", 0.1 * (3.0 + 1.0 + 0.5)),
+        ("that is the Euclidean steepest step, -lr g / ||g||_2 (g.d = -lr ||g||_2); under the max-norm "
+         "d = -lr sign(g), so g.d = -lr ||g||_1", -0.1 * math.sqrt(9.0 + 1.0 + 0.25)),
+        ("that sums g_i with their signs; every coordinate contributes -lr |g_i|, so g.d = -lr ||g||_1",
+         -0.1 * (3.0 - 1.0 + 0.5)),
+    ],
+    "reddi_adam_end_answer": [
+        ("-1 is the optimum, where AMSGrad goes; Adam forgets the rare large gradient C within a few steps",
+         -1.0),
+        ("x does not stay at its start: the steps add up to a drift that the projection stops at an end",
+         0.0),
     ],
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adamcourse.optim import adagrad, adam, adamw, rmsprop, sgd
+from adamcourse.optim import adagrad, adam, adamw, radam, rmsprop, sgd
 
 
 def sgd_momentum_step(theta, g, b, lr, momentum):
@@ -46,6 +46,13 @@ def adamw_step(theta, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
     """One step of ``torch.optim.AdamW`` (decay theta (1 - lr wd), then Adam): returns (theta, m, v)."""
     theta, state = adamw.step(theta, g, adamw.AdamWState(t - 1, m, v), lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                               weight_decay=weight_decay)
+    return theta, state.m, state.v
+
+
+def radam_step(theta, g, m, v, t, lr, beta1, beta2, eps):
+    """One step of ``torch.optim.RAdam`` (no weight decay): the un-adapted step lr m_hat_t while rho_t <= 5,
+    then lr m_hat_t r_t sqrt(1 - beta2^t) / (sqrt(v_t) + eps); returns (theta, m, v), m and v uncorrected."""
+    theta, state = radam.step(theta, g, radam.RAdamState(t - 1, m, v), lr=lr, beta1=beta1, beta2=beta2, eps=eps)
     return theta, state.m, state.v
 
 
@@ -95,5 +102,5 @@ def training_recipe(model, steps_per_epoch):
 
 #: Every reference, by exercise name.
 REFERENCES = {f.__name__: f for f in (sgd_momentum_step, adagrad_step, rmsprop_step, adam_step, amsgrad_step,
-                                      adamw_step, train_step, device_train_step,
+                                      adamw_step, radam_step, train_step, device_train_step,
                                       clip_grad_norm, training_recipe)}

@@ -70,6 +70,14 @@ EXERCISES: dict[str, Exercise] = {e.name: e for e in [
     _step_exercise("adam_step", _standard_cases("m, v", True, 1e-4)),
     _step_exercise("amsgrad_step", _standard_cases("m, v, v_max", True, 1e-4)),
     _step_exercise("adamw_step", _standard_cases("m, v", True, 1e-4, hyper={"lr": 0.01, "weight_decay": 0.1})),
+    # beta2 = 0.999: rho_t <= 5 (un-adapted step) for t <= 5, rho_t > 5 (rectified adaptive step) from t = 6
+    _step_exercise("radam_step", [
+        dict(name="first step (t=1, un-adapted)", steps=1, seed=0),
+        dict(name="10 steps on a (2, 3) array (the switch to the adaptive step at t=6)", shape=(2, 3), steps=10,
+             seed=1),
+        dict(name="mid-run from t=5 (non-zero m, v) across the switch", shape=(4,), steps=3, seed=2, start_t=5),
+        dict(name="gradients of size 1e-7, 8 steps (eps matters after the switch)", steps=8, seed=3, scale=1e-7,
+             atol=1e-24)]),
     _value_exercise("gd_max_lr_answer", 2.0 / 4.0,
                     "largest stable constant learning rate of GD on f = 2 theta_1^2 + theta_2^2 / 2 (2/L, L = 4)"),
     _value_exercise("adagrad_effective_lr_answer", 0.1 / (math.sqrt(100 * 2.0**2) + 1e-10),
@@ -80,6 +88,12 @@ EXERCISES: dict[str, Exercise] = {e.name: e for e in [
                     "theta_1 - theta_0 for Adam's first step, g = -2, lr = 0.1, eps = 1e-8"),
     _value_exercise("rmsprop_first_step_answer", -0.01 / (0.1 + 1e-8),
                     "theta_1 - theta_0 for RMSprop's first step, g = 1, lr = 0.01, alpha = 0.99, eps = 1e-8"),
+    _value_exercise("reddi_adam_end_answer", max(-1.0, 1.0),  # the upper end of [-1, 1], the worst point
+                    "where Adam (beta1 = 0, beta2 = 1/(1 + C^2)) ends on Reddi's problem, C = 10, x_1 = 0"),
+    _value_exercise("steepest_max_norm_answer", -0.1 * sum(abs(g) for g in (3.0, -1.0, 0.5)),  # -eta ||g||_1
+                    "g.d for the steepest step under ||d||_inf <= eta, g = (3, -1, 0.5), eta = 0.1"),
+    _value_exercise("amsgrad_state_bytes_answer", 3 * 32 / 8,  # m, v and v_max, 32 bits = 4 bytes each
+                    "bytes per parameter of AMSGrad's state (its buffers, no step counter) in float32"),
     Exercise("train_step", "function", (TrainCase("train_step", "30 SGD steps, lr 0.1", optimizer="sgd", lr=0.1),
                                         TrainCase("train_step", "30 Adam steps, lr 0.01", optimizer="adam", lr=0.01,
                                                   seed=1)), TRAIN_SIGNATURE),

@@ -21,6 +21,7 @@ STEP_SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                      ("theta", "m", "v", "v_max")),
     "adamw_step": (("theta", "g", "m", "v", "t", "lr", "beta1", "beta2", "eps", "weight_decay"),
                    ("theta", "m", "v")),
+    "radam_step": (("theta", "g", "m", "v", "t", "lr", "beta1", "beta2", "eps"), ("theta", "m", "v")),
 }
 
 #: Hyperparameters of every step exercise unless a case overrides them (PyTorch's defaults, larger lr for SGD).
@@ -31,6 +32,7 @@ DEFAULT_HYPER: dict[str, dict[str, float]] = {
     "adam_step": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
     "amsgrad_step": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
     "adamw_step": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2},
+    "radam_step": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
 }
 
 

@@ -73,6 +73,8 @@ TORCH_WORDING = {"lr": "learning rate", "eps": "epsilon value", "beta1": "beta p
 def check_range(name: str, value: float, low: float, high: float = math.inf, *,
                 low_open: bool = False, high_open: bool = True) -> None:
     """Raise ``ValueError`` in torch.optim's words, then naming the argument and the allowed interval."""
+    if torch.compiler.is_compiling():  # the compiled path (_compiled.py) checks before it calls the graph
+        return
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ValueError(f"Tensor {name} must be 1-element, got a tensor of shape {tuple(value.shape)}")
@@ -124,6 +126,8 @@ def hyperparameters(step=None, *, sparse: bool = False):
 
     @functools.wraps(step)
     def checked(theta, grad, state, **hyper):
+        if torch.compiler.is_compiling():  # traced by the compiled path, which checked the arguments eagerly
+            return step(theta, grad, state, **hyper)
         for name, value in hyper.items():
             if name not in valid:
                 close = difflib.get_close_matches(name, valid, n=1)

@@ -8,6 +8,9 @@ On the CPU a large parameter is updated in blocks of :data:`CPU_BLOCK_BYTES`: th
 temporary per operation, and blocks that small stay in cache instead of streaming every temporary through
 memory. The update is element-wise, so the result is the same as one call on the whole tensor.
 
+``optimizer.compile()`` switches to the compiled path (:mod:`adamcourse.optim._compiled`): the same pure ``step``
+through ``torch.compile``, over all parameters of a group at once; the readable path stays the default.
+
 As in torch.optim: hyperparameters are checked before ``params`` is looked at, a complex parameter is updated
 through its real view ``torch.view_as_real(p)`` (its state stays complex), and ``load_state_dict`` back-fills
 options that older state dicts lack and turns a Python-number ``step`` into a tensor (``__setstate__``).
@@ -55,6 +58,29 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         if "betas" in defaults:  # as torch.optim: 1-element tensor betas are stored as 0-d tensors
             defaults["betas"] = tuple(b.squeeze() if torch.is_tensor(b) and b.dim() else b for b in defaults["betas"])
         super().__init__(params, {**defaults, **unsupported})  # kept so state_dict() matches torch's
+
+    def compile(self) -> FunctionalOptimizer:
+        """Run every later ``step()`` through ``torch.compile``: per param group, one compiled call of this
+        optimizer's pure ``step`` over all its parameters, updating them and their state in place (one fused
+        loop per parameter, e.g. 28 bytes per fp32 parameter for Adam). Equal to the readable path to round-off.
+
+        Returns the optimizer: ``opt = Adam(model.parameters()).compile()``. Raises ``RuntimeError`` saying what
+        is missing when torch.compile cannot run here (e.g. no C++ compiler for the CPU). Compiling costs seconds
+        at the first steps (again when a group's parameters, dtypes or the set with a gradient change). Sparse
+        gradients need the readable path; so does an optimizer whose ``step`` branches on a tensor value in Python
+        (RAdam's rectification test), which fails at its first compiled step with a ``RuntimeError`` saying so.
+        The switch is not part of ``state_dict()``."""
+        from . import _compiled  # imports torch._inductor: only when asked for
+
+        _compiled.check_available({p.device.type for g in self.param_groups for p in g["params"]})
+        self._compiled = _compiled.compiled_update(self.core.step)
+        self._checked: dict[int, tuple] = {}  # id(group) -> the hyperparameters last checked for it
+        return self
+
+    @property
+    def compiled(self) -> bool:
+        """True after :meth:`compile`: ``step()`` runs the compiled path."""
+        return getattr(self, "_compiled", None) is not None
 
     def _check(self, group: dict[str, Any]) -> None:
         """torch.optim's checks of tensor hyperparameters, then a dry run of the core on a scalar: its own
@@ -161,17 +187,73 @@ class FunctionalOptimizer(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            if self.compiled:
+                self._compiled_group_step(group)
+                continue
             hyper = self._hyper(group)
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._update(_real(p), _real(p.grad), self._load_state(p, group), hyper)
-                if p.is_complex():  # the state of a complex parameter is kept complex, as in torch
-                    state = state._replace(**{f: torch.view_as_complex(v.contiguous())
-                                              for f, v in state._asdict().items()
-                                              if isinstance(v, torch.Tensor) and v.shape == _real(p).shape})
-                self._store_state(p, state)
+                if p.grad is not None:
+                    self._readable_step(p, group, hyper)
         return loss
+
+    def _readable_step(self, p: torch.Tensor, group: dict[str, Any], hyper: dict[str, Any]) -> None:
+        state = self._update(_real(p), _real(p.grad), self._load_state(p, group), hyper)
+        if p.is_complex():  # the state of a complex parameter is kept complex, as in torch
+            state = state._replace(**{f: torch.view_as_complex(v.contiguous())
+                                      for f, v in state._asdict().items()
+                                      if isinstance(v, torch.Tensor) and v.shape == _real(p).shape})
+        self._store_state(p, state)
+
+    def _compiled_group_step(self, group: dict[str, Any]) -> None:
+        """One compiled call for the parameters of ``group`` whose state exists; a parameter's first step runs
+        the readable path, which creates its state (SGD, which stores none without momentum, compiles at once)."""
+        hyper = self._hyper(group)  # tensor values (lr, betas) as numbers, as the readable path takes them
+        hyper = {k: v.item() if torch.is_tensor(v) else v for k, v in hyper.items()}
+        key = tuple(sorted(hyper.items()))
+        if self._checked.get(id(group)) != key:  # checked eagerly: the traced step skips its checks
+            self._check(group)
+            self._checked[id(group)] = key
+        params, grads, states = [], [], []
+        template = self.core.init(torch.zeros(()), **self._init_options(group))
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                raise TypeError(f"the compiled path of {type(self).__name__} does not take sparse gradients: "
+                                "use the readable path (an optimizer without .compile())")
+            stored = self.state.get(p, {})
+            if any(v is not None and self._key(f) not in (None, *stored) for f, v in template._asdict().items()):
+                self._readable_step(p, group, hyper)  # its first step: the readable path creates the state
+                continue
+            params.append(p)
+            grads.append(_real(p.grad))
+            states.append(self._stored_state(p, template))
+        if not params:
+            return
+        created = self._compiled([_real(p) for p in params], grads, states, hyper)
+        for p, fresh in zip(params, created, strict=True):
+            for field, value in fresh.items():
+                self.state[p][self._key(field)] = torch.view_as_complex(value.contiguous()) if p.is_complex() \
+                    else value
+
+    def _stored_state(self, p: torch.Tensor, template: NamedTuple) -> NamedTuple:
+        """The core's state for ``p`` made of the tensors stored for it (real views for a complex ``p``), ``t``
+        the stored ``step`` tensor, so that the compiled step updates them in place."""
+        stored = self.state.get(p, {})  # no entry is made for a parameter without state (SGD), as in torch
+        fields, seen = {}, set()
+        for field, value in template._asdict().items():
+            key = self._key(field)
+            if key is not None and key in stored:
+                # the readable path may store one tensor under two keys (AMSGrad's first v_max is v): the
+                # in-place updates need two
+                if stored[key].numel() and stored[key].data_ptr() in seen:
+                    stored[key] = stored[key].clone()
+                if stored[key].device != p.device:  # the CPU step of a GPU parameter: one device per graph,
+                    stored[key] = stored[key].to(p.device)  # as torch's fused and capturable paths keep it
+                seen.add(stored[key].data_ptr())
+                value = _real(stored[key])
+            fields[field] = value
+        return template._replace(**fields)
 
 
 def _real(x: torch.Tensor) -> torch.Tensor:
