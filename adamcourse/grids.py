@@ -3,7 +3,7 @@ stack of small networks trained together, and the summaries of a grid (steps to 
 
 A grid of ``K`` configurations (learning rates, :math:`\beta_2`, seeds, ...) is run as one array whose first
 axis is the member: ``theta`` has shape ``(K, ...)`` and every hyperparameter is a sequence of ``K`` numbers.
-The update rules are those of :mod:`adamcourse.optim` (PyTorch's defaults and semantics, no weight decay),
+The update rules are those of ``adamcourse.optim`` (PyTorch's defaults and semantics, no weight decay),
 one line per equation, element-wise, so that one call advances every member; ``tests/test_grids.py`` checks
 each member against a run of the library's functional core. Adam also comes **without bias correction**
 (``correct=0``), the variant whose instability Kingma & Ba's Figure 4 shows:
@@ -43,6 +43,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .optim._common import document_fields
+
 __all__ = ["HYPER", "GridState", "StackResult", "grid_init", "grid_step", "share_within", "steps_to_target",
            "train_stack"]
 
@@ -64,6 +66,13 @@ class GridState(NamedTuple):
     t: int
     a: np.ndarray | torch.Tensor
     b: np.ndarray | torch.Tensor
+
+
+document_fields(
+    GridState, t=r":math:`t`, the number of steps taken (the same for every member).",
+    a=r"SGD's momentum buffer :math:`b_t`, Adagrad's sum :math:`G_t`, RMSprop's :math:`v_t` or Adam's "
+      r":math:`m_t`, shaped like ``theta``.",
+    b=r"Adam's :math:`v_t`, shaped like ``theta`` (zeros for the other rules).")
 
 
 def _check_rule(rule: str) -> None:

@@ -35,6 +35,7 @@ import torch
 from scipy.optimize import brentq
 
 from .optim import adam as _adam
+from .optim._common import document_fields
 from .sweep import Sweep, neighbour_lr
 
 __all__ = ["LinearRun", "ZipfData", "frequency_bins", "gradient_flow_loss", "loglog_slope", "loss_by_bin",
@@ -79,6 +80,13 @@ class ZipfData(NamedTuple):
     y: torch.Tensor   # (n,) labels 0..K-1, the same for every seed (sorted by class)
     pi: np.ndarray    # (K,) empirical class frequencies n_k / n
     counts: np.ndarray  # (K,) examples per class
+
+
+document_fields(
+    ZipfData, x=r"the inputs :math:`x_i`, one set per seed: shape ``(S, n, d)``, float64.",
+    y=r"the labels :math:`y_i` in ``0..K-1``, the same for every seed (sorted by class): shape ``(n,)``.",
+    pi=r"the empirical class frequencies :math:`\pi_k = n_k / n`: shape ``(K,)``.",
+    counts=r"the number of examples :math:`n_k` of each class: shape ``(K,)``.")
 
 
 def make_zipf_data(num_classes: int, n: int, *, dim: int | None = None, noise: float = 0.0,
@@ -141,6 +149,13 @@ class LinearRun(NamedTuple):
     lrs: tuple[float, ...]
     per_class: np.ndarray  # (L, S, T + 1, K)
     total: np.ndarray      # (L, S, T + 1)
+
+
+document_fields(
+    LinearRun, lrs=r"the learning rates, in the order of the first axis of ``per_class`` and ``total``.",
+    per_class=r"``per_class[l, s, t, k]``: class :math:`k`'s mean loss after :math:`t` steps (:math:`t = 0` is the "
+              r"start) at learning rate ``lrs[l]`` on data set :math:`s`: shape ``(L, S, T + 1, K)``.",
+    total=r"``total[l, s, t]``: the total (mean) loss: shape ``(L, S, T + 1)``.")
 
 
 def train_linear(data: ZipfData, method: str, lrs: Iterable[float], steps: int, *, beta1: float = 0.9,
@@ -338,6 +353,14 @@ class BigramRun(NamedTuple):
     eval_at: tuple[int, ...]
     per_char: np.ndarray  # (L, S, E, V)
     total: np.ndarray     # (L, S, E)
+
+
+document_fields(
+    BigramRun, lrs=r"the learning rates, in the order of the first axis of ``per_char`` and ``total``.",
+    eval_at=r"the step counts at which the validation loss was measured, in increasing order.",
+    per_char=r"``per_char[l, s, e, j]``: the validation loss of the positions whose next character is ``j`` "
+             r"after ``eval_at[e]`` steps at learning rate ``lrs[l]`` with seed :math:`s`: shape ``(L, S, E, V)``.",
+    total=r"``total[l, s, e]``: the mean validation loss: shape ``(L, S, E)``.")
 
 
 def train_bigram(train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int, method: str,

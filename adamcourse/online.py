@@ -46,6 +46,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .optim._common import document_fields
+
 __all__ = ["FORMS", "MomentState", "average_regret", "critical_beta2", "init", "period_drift", "phase_grid",
            "project", "reddi_gradients", "run", "step", "stochastic_gradients", "unit_steps"]
 
@@ -68,6 +70,14 @@ class MomentState(NamedTuple):
     m: np.ndarray
     v: np.ndarray
     v_max: np.ndarray
+
+
+document_fields(
+    MomentState, t=r":math:`t`, the number of steps taken.",
+    m=r":math:`m_t`, the raw first moment, a moving average of :math:`g_t`.",
+    v=r":math:`v_t`, the raw second moment, a moving average of :math:`g_t^2`.",
+    v_max=r'the running max of the AMSGrad forms: of :math:`v` for ``"amsgrad"`` and ``"amsgrad-paper"``, of '
+          r':math:`v/(1-\beta_2^t)` for ``"amsgrad-optax"``; unused by the Adam forms.')
 
 
 def init(theta) -> MomentState:

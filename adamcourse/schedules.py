@@ -11,8 +11,9 @@ With :math:`W` = ``warmup_steps``, :math:`T` = ``total_steps`` and :math:`s_\mat
 
 .. math::
 
-    s(k) = \begin{cases} (k + 1)/W & k < W \quad\text{(linear warm-up, reaching 1 at } k = W-1) \\
-        s_\mathrm{min} + (1 - s_\mathrm{min})\, d\big(\min(1, (k - W)/(T - W))\big) & k \ge W \end{cases}
+    s(k) &= \begin{cases} (k + 1)/W & k < W \\
+        s_\mathrm{min} + (1 - s_\mathrm{min})\, d\big(\min(1, (k - W)/(T - W))\big) & k \ge W \end{cases} \\
+        &\qquad\text{(linear warm-up, reaching 1 at } k = W-1)
 
 with :math:`d(x) = (1 + \cos \pi x)/2` (:func:`warmup_cosine`) or :math:`d(x) = 1 - x` (:func:`warmup_linear`).
 The warm-up is PyTorch's ``LinearLR(start_factor=1/W, total_iters=W-1)``, the decays are ``CosineAnnealingLR``

@@ -1,6 +1,6 @@
 r"""Forms of Adam's variants that PyTorch does not implement, for the chapter "The variants".
 
-Each update rule is a pure ``init``/``step`` pair in the contract of :mod:`adamcourse.optim` (state a
+Each update rule is a pure ``init``/``step`` pair in the contract of ``adamcourse.optim`` (state a
 ``NamedTuple`` holding ``t``; NumPy arrays or torch tensors; inputs never mutated):
 
 * :func:`lp_init` / :func:`lp_step`: Kingma & Ba's :math:`L^p` generalisation of Adam (§7.1), whose
@@ -41,7 +41,16 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import gammaln
 
-from .optim._common import Array, check_betas, check_range, hyperparameters, maximum, sqrt, zeros_like
+from .optim._common import (
+    Array,
+    check_betas,
+    check_range,
+    document_fields,
+    hyperparameters,
+    maximum,
+    sqrt,
+    zeros_like,
+)
 
 __all__ = ["LpState", "DozatState", "lp_init", "lp_step", "dozat_init", "dozat_step", "adamw_paper_step",
            "psi_variance", "psi_variance_approx", "simulate_psi_variance", "ema_mean_age"]
@@ -56,6 +65,13 @@ class LpState(NamedTuple):
     u: Array     # u_t = v_t^(1/p), the p-th root of the L^p average of |g| (kept as the root: no overflow)
 
 
+document_fields(
+    LpState, t=r":math:`t`, the number of steps taken.",
+    m=r":math:`m_t`, the first moment, a moving average of :math:`g_t`.",
+    u=r":math:`u_t = v_t^{1/p}`, the :math:`p`-th root of the moving average :math:`v_t` of :math:`|g_t|^p` "
+      r"(kept as the root: no overflow).")
+
+
 def lp_init(theta: Array) -> LpState:
     """m_0 = u_0 = 0, t = 0."""
     return LpState(t=0, m=zeros_like(theta), u=zeros_like(theta))
@@ -68,11 +84,11 @@ def lp_step(theta: Array, grad: Array, state: LpState, *, p: float = 2.0, lr: fl
 
     .. math::
 
-        m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad
-        v_t \leftarrow \beta_2^p\, v_{t-1} + (1 - \beta_2^p)\, |g_t|^p, \qquad u_t = v_t^{1/p} \\
+        m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
+        v_t &\leftarrow \beta_2^p\, v_{t-1} + (1 - \beta_2^p)\, |g_t|^p, \qquad u_t = v_t^{1/p} \\
         \theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{1 - \beta_1^t}\,
-            \frac{m_t}{u_t / c_t + \epsilon}, \qquad c_t = (1 - \beta_2^{pt})^{1/p}
-            \text{ (1 without bias correction)}
+            \frac{m_t}{u_t / c_t + \epsilon} \\
+        c_t &= (1 - \beta_2^{pt})^{1/p} \text{ (1 without bias correction)}
 
     :math:`v_t` is never formed: :math:`u_t` is updated as
     :math:`u_t = M\,\big((\beta_2 u_{t-1}/M)^p + (1-\beta_2^p)(|g_t|/M)^p\big)^{1/p}` with
@@ -104,6 +120,12 @@ class DozatState(NamedTuple):
     v: Array     # second moment v_t
 
 
+document_fields(
+    DozatState, t=r":math:`t`, the number of steps taken.",
+    m=r":math:`m_t`, the first moment, a moving average of :math:`g_t`.",
+    v=r":math:`v_t`, the second moment, a moving average of :math:`g_t^2`.")
+
+
 def dozat_init(theta: Array) -> DozatState:
     """m_0 = v_0 = 0, t = 0."""
     return DozatState(t=0, m=zeros_like(theta), v=zeros_like(theta))
@@ -116,10 +138,10 @@ def dozat_step(theta: Array, grad: Array, state: DozatState, *, lr: float = 2e-3
 
     .. math::
 
-        m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad
-        v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2, \qquad \hat v_t = v_t / (1 - \beta_2^t) \\
-        \bar m_t &= \frac{\beta_1\, m_t}{1 - \beta_1^{t+1}} + \frac{(1 - \beta_1)\, g_t}{1 - \beta_1^t}, \qquad
-        \theta_t \leftarrow \theta_{t-1} - \eta\, \bar m_t / (\sqrt{\hat v_t} + \epsilon)
+        m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
+        v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2, \qquad \hat v_t = v_t / (1 - \beta_2^t) \\
+        \bar m_t &= \frac{\beta_1\, m_t}{1 - \beta_1^{t+1}} + \frac{(1 - \beta_1)\, g_t}{1 - \beta_1^t} \\
+        \theta_t &\leftarrow \theta_{t-1} - \eta\, \bar m_t / (\sqrt{\hat v_t} + \epsilon)
 
     Adam's step uses :math:`\hat m_t = m_t / (1-\beta_1^t)`; here the momentum part looks one step ahead, to the
     :math:`\beta_1 m_t` that step :math:`t+1` will carry. PyTorch's ``NAdam`` is this with :math:`\beta_1`

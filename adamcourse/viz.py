@@ -509,7 +509,7 @@ def _outline(ax: Axes, mask: np.ndarray) -> None:
 
 
 def heatmaps(panels: Mapping[str, Mapping], *, colorbar: str, log: bool = True, within: float | None = None,
-             title: str | None = None, fmt: str = "g") -> Figure:
+             title: str | None = None, fmt: str = "g", best: bool = True) -> Figure:
     """Heat maps of a quantity (lower is better, e.g. a final loss) over two-hyperparameter grids, one panel
     per grid, all on **one** colour scale so that the panels can be compared cell by cell.
 
@@ -520,7 +520,8 @@ def heatmaps(panels: Mapping[str, Mapping], *, colorbar: str, log: bool = True, 
     (smallest) cell of each panel is starred; with ``within=0.1`` the cells within 10% of that panel's best,
     ``value <= (1 + within) * best``, are outlined. The colour scale is logarithmic by default (``log``:
     values must then be positive). One or two panels sit side by side, more are stacked two per row
-    (:func:`figure`); the colour bar is below them.
+    (:func:`figure`); the colour bar is below them. ``best=False`` leaves the stars off (where many cells
+    tie for the best, a star would single one out for no reason).
     """
     if not panels:
         raise ValueError("heatmaps needs at least one panel")
@@ -547,24 +548,24 @@ def heatmaps(panels: Mapping[str, Mapping], *, colorbar: str, log: bool = True, 
             diverged = True
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="0.85", edgecolor="0.45",
                                    hatch="xxx", lw=0))
-        best = np.nanargmin(np.where(ok, values, np.nan))
-        bi, bj = np.unravel_index(best, values.shape)
+        bi, bj = np.unravel_index(np.nanargmin(np.where(ok, values, np.nan)), values.shape)
         if within is not None:
             _outline(ax, ok & (values <= (1 + within) * values[bi, bj]))
-        ax.plot(bj, bi, marker="*", ms=13, mfc="white", mec="black", mew=1.0, ls="none", zorder=5)
+        if best:
+            ax.plot(bj, bi, marker="*", ms=13, mfc="white", mec="black", mew=1.0, ls="none", zorder=5)
         step_x = max(1, math.ceil(len(x) / 7))   # at most about 7 labels an axis stay legible
         step_y = max(1, math.ceil(len(y) / 8))
         ax.set_xticks(range(0, len(x), step_x), [format(v, fmt) for v in x[::step_x]])
         ax.set_yticks(range(0, len(y), step_y), [format(v, fmt) for v in y[::step_y]])
         ax.set_xlim(-0.5, len(x) - 0.5)
         ax.set_ylim(-0.5, len(y) - 0.5)
-        ax.set(xlabel=panels[name]["xlabel"], ylabel=panels[name]["ylabel"], title=_wrap(name, 40))
+        ax.set(xlabel=panels[name]["xlabel"], ylabel=panels[name]["ylabel"], title=_wrap(name, 40 if count > 1 else 60))
         ax.tick_params(axis="x", labelrotation=45 if max(len(format(v, fmt)) for v in x) > 4 else 0)
     label = colorbar + ("  (hatched: diverged)" if diverged else "")
-    if within is not None:
-        label += f"\n★ best of each panel; outlined: within {within:.0%} of it"
-    else:
-        label += "\n★ best of each panel"
+    marks = (["★ best of each panel"] if best else []) + \
+        ([f"outlined: within {within:.0%} of {'it' if best else 'the best'}"] if within is not None else [])
+    if marks:
+        label += "\n" + "; ".join(marks)
     bar = fig.colorbar(mesh, ax=axes, location="bottom", shrink=0.8, aspect=40, label=label)
     if log and norm.vmax / norm.vmin < 100:   # under two decades: plain numbers, not crowded powers of ten
         bar.minorticks_off()

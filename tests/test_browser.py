@@ -447,7 +447,8 @@ def test_menu_button_opens_the_navigation_on_a_phone(browser, site):
         tab.close()
 
 
-EXPLORER_PAGES = {"book/foundations/rmsprop": 1, "book/foundations/adam": 2}  # page -> explorers on it
+EXPLORER_PAGES = {"book/foundations/rmsprop": 1, "book/foundations/adam": 2,  # page -> explorers on it
+                  "book/practice/claims": 1, "book/practice/failures": 1}
 
 
 @pytest.mark.parametrize("page", EXPLORER_PAGES)

@@ -425,3 +425,10 @@ def test_heatmaps_bad_input(change, match):
         viz.heatmaps(panels, colorbar="loss")
     with pytest.raises(ValueError, match="at least one panel"):
         viz.heatmaps({}, colorbar="loss")
+
+
+def test_heatmaps_without_stars_say_so_in_the_colour_bar():
+    fig = viz.heatmaps(_heat_panels(), colorbar="final loss", best=False, within=0.1)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert not any(line.get_marker() == "*" for ax in panels for line in ax.lines)
+    assert "★" not in fig.axes[-1].get_xlabel() and "within 10% of the best" in fig.axes[-1].get_xlabel()

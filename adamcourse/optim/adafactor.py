@@ -11,16 +11,16 @@ pair per leading index); a vector or scalar keeps the full :math:`v_t`. No first
 .. math::
 
     \hat\beta_{2,t} &\leftarrow 1 - t^{\tau}, \qquad
-    \rho_t \leftarrow \min(\eta, 1/\sqrt t), \qquad
-    \alpha_t \leftarrow \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))\,\rho_t \\
+    \rho_t \leftarrow \min(\eta, 1/\sqrt t) \\
+    \alpha_t &\leftarrow \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))\,\rho_t \\
     \theta &\leftarrow \theta_{t-1}(1 - \eta\lambda_{\mathrm{wd}})
         \quad\text{(only if weight\_decay} = \lambda_{\mathrm{wd}} > 0\text{)} \\
-    R_t &\leftarrow \hat\beta_{2,t} R_{t-1} + (1 - \hat\beta_{2,t})\,\mathrm{mean}_{\text{cols}}(g_t^2), \qquad
-    C_t \leftarrow \hat\beta_{2,t} C_{t-1} + (1 - \hat\beta_{2,t})\,\mathrm{mean}_{\text{rows}}(g_t^2) \\
-    \hat V_t &\leftarrow R_t C_t^\top / \max(\mathrm{mean}(R_t), \epsilon_1)
-        \quad\text{(a vector: } \hat V_t \leftarrow \hat\beta_{2,t}\hat V_{t-1} + (1-\hat\beta_{2,t}) g_t^2\text{)} \\
-    U_t &\leftarrow g_t / \sqrt{\max(\hat V_t, \epsilon_1^2)}, \qquad
-    \theta_t \leftarrow \theta - \alpha_t\, U_t / \max(1, \mathrm{RMS}(U_t)/d)
+    R_t &\leftarrow \hat\beta_{2,t} R_{t-1} + (1 - \hat\beta_{2,t})\,\mathrm{mean}_{\text{cols}}(g_t^2) \\
+    C_t &\leftarrow \hat\beta_{2,t} C_{t-1} + (1 - \hat\beta_{2,t})\,\mathrm{mean}_{\text{rows}}(g_t^2) \\
+    \hat V_t &\leftarrow R_t C_t^\top / \max(\mathrm{mean}(R_t), \epsilon_1) \\
+        &\qquad\text{(a vector: } \hat V_t \leftarrow \hat\beta_{2,t}\hat V_{t-1} + (1-\hat\beta_{2,t}) g_t^2\text{)} \\
+    U_t &\leftarrow g_t / \sqrt{\max(\hat V_t, \epsilon_1^2)} \\
+    \theta_t &\leftarrow \theta - \alpha_t\, U_t / \max(1, \mathrm{RMS}(U_t)/d)
 
 Defaults are PyTorch's: ``lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0``;
 :math:`\epsilon_1` = None means the machine epsilon of the parameter's dtype (of each parameter's own dtype here;

@@ -5,18 +5,19 @@ from :math:`m_0 = v_0 = 0`:
 
 .. math::
 
-    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda_{\mathrm{wd}}\,\theta_{t-1}
-        \quad\text{(L2 term only if weight\_decay} = \lambda_{\mathrm{wd}} > 0\text{)} \\
+    g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda_{\mathrm{wd}}\,\theta_{t-1} \\
+        &\qquad\text{(L2 term only if weight\_decay} = \lambda_{\mathrm{wd}} > 0\text{)} \\
     m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad
-        v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2, \qquad \hat m_t \leftarrow m_t / (1 - \beta_1^t) \\
+        v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
+    \hat m_t &\leftarrow m_t / (1 - \beta_1^t) \\
     \rho_\infty &= \frac{2}{1 - \beta_2} - 1, \qquad
         \rho_t = \rho_\infty - \frac{2 t \beta_2^t}{1 - \beta_2^t} \\
+    l_t &= \dfrac{\sqrt{1 - \beta_2^t}}{\sqrt{v_t} + \epsilon} \\
+    r_t &= \sqrt{\dfrac{(\rho_t - 4)(\rho_t - 2)\,\rho_\infty}{(\rho_\infty - 4)(\rho_\infty - 2)\,\rho_t}} \\
     \theta_t &\leftarrow \begin{cases}
-        \theta_{t-1} - \eta\, \hat m_t\, r_t\, l_t, \quad
-        l_t = \dfrac{\sqrt{1 - \beta_2^t}}{\sqrt{v_t} + \epsilon}, \quad
-        r_t = \sqrt{\dfrac{(\rho_t - 4)(\rho_t - 2)\,\rho_\infty}{(\rho_\infty - 4)(\rho_\infty - 2)\,\rho_t}}
-        & \text{if } \rho_t > 5 \\
-        \theta_{t-1} - \eta\, \hat m_t & \text{otherwise (un-adapted: SGD with momentum)}
+        \theta_{t-1} - \eta\, \hat m_t\, r_t\, l_t & \text{if } \rho_t > 5 \\
+        \theta_{t-1} - \eta\, \hat m_t & \text{otherwise} \\
+        & \text{(un-adapted: SGD with momentum)}
     \end{cases}
 
 :math:`\rho_t` (:func:`rho`) is the length of the simple moving average that the exponential average
