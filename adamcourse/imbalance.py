@@ -155,7 +155,7 @@ document_fields(
     LinearRun, lrs=r"the learning rates, in the order of the first axis of ``per_class`` and ``total``.",
     per_class=r"``per_class[l, s, t, k]``: class :math:`k`'s mean loss after :math:`t` steps (:math:`t = 0` is the "
               r"start) at learning rate ``lrs[l]`` on data set :math:`s`: shape ``(L, S, T + 1, K)``.",
-    total=r"``total[l, s, t]``: the total (mean) loss: shape ``(L, S, T + 1)``.")
+    total=r"``total[l, s, t]`` is the total (mean) loss, of shape ``(L, S, T + 1)``.")
 
 
 def train_linear(data: ZipfData, method: str, lrs: Iterable[float], steps: int, *, beta1: float = 0.9,
@@ -360,7 +360,7 @@ document_fields(
     eval_at=r"the step counts at which the validation loss was measured, in increasing order.",
     per_char=r"``per_char[l, s, e, j]``: the validation loss of the positions whose next character is ``j`` "
              r"after ``eval_at[e]`` steps at learning rate ``lrs[l]`` with seed :math:`s`: shape ``(L, S, E, V)``.",
-    total=r"``total[l, s, e]``: the mean validation loss: shape ``(L, S, E)``.")
+    total=r"``total[l, s, e]`` is the mean validation loss, of shape ``(L, S, E)``.")
 
 
 def train_bigram(train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int, method: str,

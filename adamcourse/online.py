@@ -76,7 +76,7 @@ document_fields(
     MomentState, t=r":math:`t`, the number of steps taken.",
     m=r":math:`m_t`, the raw first moment, a moving average of :math:`g_t`.",
     v=r":math:`v_t`, the raw second moment, a moving average of :math:`g_t^2`.",
-    v_max=r'the running max of the AMSGrad forms: of :math:`v` for ``"amsgrad"`` and ``"amsgrad-paper"``, of '
+    v_max=r'the running max of the AMSGrad forms, of :math:`v` for ``"amsgrad"`` and ``"amsgrad-paper"``, of '
           r':math:`v/(1-\beta_2^t)` for ``"amsgrad-optax"``; unused by the Adam forms.')
 
 
