@@ -27,67 +27,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 
 import torch
 
-from adamcourse.optim import Adam
+from adamcourse.bench import BYTES_PER_PARAM, IMPLS, copy_bandwidth_GBps, first_steps_s, timed
 from adamcourse.runtime import describe_machine
-
-#: bytes one Adam step moves per fp32 parameter in a single pass: read theta, g, m, v; write theta, m, v
-BYTES_PER_PARAM = 28
-
-IMPLS = {
-    "adamcourse": lambda params: Adam(params),
-    "adamcourse_compiled": lambda params: Adam(params).compile(),
-    "torch_forloop": lambda params: torch.optim.Adam(params, foreach=False),
-    "torch_foreach": lambda params: torch.optim.Adam(params, foreach=True),
-    "torch_fused": lambda params: torch.optim.Adam(params, fused=True),
-}
 
 #: the issue's targets: (name, ratio, bound, True when ratio <= bound else ratio >= bound)
 TARGETS = [("compiled_within_1.3x_of_fused", "compiled_over_fused", 1.3, True),
            ("compiled_at_least_60pct_of_copy", "compiled_fraction_of_copy", 0.6, False),
            ("readable_within_2x_of_forloop", "readable_over_forloop", 2.0, True)]
-
-
-def sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn, device: str, repeats: int, warmup: int = 3, budget_s: float = 10.0) -> tuple[float, int]:
-    """Median milliseconds of ``fn()`` after ``warmup`` calls, and how many calls were timed: ``repeats``, or
-    fewer (at least 3) once ``budget_s`` seconds are spent."""
-    for _ in range(warmup):
-        fn()
-    times: list[float] = []
-    while len(times) < repeats and (len(times) < 3 or sum(times) < budget_s):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times), len(times)
-
-
-def copy_bandwidth_GBps(device: str, n_bytes: int, repeats: int = 10) -> float:
-    """Bytes read + written per second by ``dst.copy_(src)`` on two fp32 tensors of ``n_bytes`` each."""
-    src = torch.empty(n_bytes // 4, dtype=torch.float32, device=device).uniform_()
-    dst = torch.empty_like(src)
-    ms, _ = timed(lambda: dst.copy_(src), device, repeats)
-    return 2 * n_bytes / (ms * 1e-3) / 1e9
-
-
-def first_steps_s(opt, device: str) -> float:
-    """Seconds of the first two steps: the state is created, and a compiled optimizer compiles."""
-    sync(device)
-    start = time.perf_counter()
-    opt.step()
-    opt.step()
-    sync(device)
-    return time.perf_counter() - start
 
 
 def targets(results: list[dict]) -> list[dict]:

@@ -89,3 +89,18 @@ def test_memory_benchmark_measures_each_formula():
     assert rows["SGD"]["state_bytes"] == 0
     assert 2 < rows["Adam8bit"]["bytes_per_param"] < 2.1 and rows["Adam8bit"]["buffers_bytes_per_param"] == 2.0039
     assert rows["Adafactor"]["bytes_per_param"] < rows["RMSprop"]["bytes_per_param"] / 2  # factored v
+
+
+def test_zero_benchmark_prints_its_json():
+    """Two gloo processes with ZeroRedundancyOptimizer train as one process does, each with about half the state."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "zero.py"), "--quick"], capture_output=True,
+                         text=True, check=True, timeout=300)
+    report = json.loads(out.stdout)
+    assert isinstance(report["machine"], str) and report["world_size"] == 2 and report["quick"] is True
+    assert report["steps"] == 8 and report["n_params"] > 10_000
+    assert 0 <= report["max_param_diff"] <= 1e-6
+    per_rank, single = report["state_bytes_per_rank"], report["state_bytes_single"]
+    assert len(per_rank) == 2 and sum(per_rank) == single > 8 * report["n_params"]
+    assert report["state_fraction_per_rank"] == [round(b / single, 4) for b in per_rank]
+    assert all(0.4 < f < 0.6 for f in report["state_fraction_per_rank"])
+    assert report["single_s"] > 0 and report["distributed_s"] > 0

@@ -261,11 +261,26 @@ MISTAKES: dict[str, list[tuple[str, object]]] = {
         ("no bias correction", 0.1 * 0.2 / (math.sqrt(0.004) + 1e-8)),
         ("that is an SGD step, -lr * g", 0.2),
     ],
+    "adam8bit_state_bytes_answer": [
+        ("the scales count too: one float32 (4 bytes) per block of 256, for m and for v", 2.0),
+        ("m and v each have their own scale per block: two float32 scales per 256 numbers", 1 + 1 + 4 / 256),
+        ("that is fp32 Adam's state: 8-bit Adam keeps one byte per number of m and of v", 8.0),
+        ("bytes, not bits: an 8-bit code is 1 byte and a float32 scale 4", 8 + 8 + 2 * 32 / 256),
+    ],
     "amsgrad_state_bytes_answer": [
         ("that is Adam's state (m and v): AMSGrad keeps a third buffer, the running max of v", 2 * 4.0),
         ("count bytes, not buffers: each float32 number takes 4 bytes", 3.0),
         ("count the optimizer's state only, not the weights and gradients as well", 5 * 4.0),
         ("bits, not bytes: a float32 number is 32 bits = 4 bytes", 3 * 32.0),
+    ],
+    "zero2_gb_per_gpu_answer": [
+        ("that is stage 1 (only the optimizer state sharded): stage 2 shards the gradients too",
+         (2 + 2 + 12 / 16) * 1.5),
+        ("that is stage 3 (the 16-bit weights sharded as well): stage 2 keeps a full copy of the weights",
+         16 / 16 * 1.5),
+        ("that is plain data parallelism (nothing sharded): 16 bytes per parameter on every GPU", 16 * 1.5),
+        ("the fp32 master weights are part of the optimizer state: 12 bytes per parameter (master, m, v), "
+         "not 8", (2 + (2 + 8) / 16) * 1.5),
     ],
     "rmsprop_first_step_answer": [
         ("wrong sign: RMSprop moves against the gradient", 0.01 / (0.1 + 1e-8)),
