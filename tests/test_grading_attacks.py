@@ -249,7 +249,7 @@ def test_no_attack_gains_a_point(batch, student):
             assert not gained, (sid, gained, rows[sid]["status"], rows[sid]["flags"])
 
 
-#: The expected row of every attack (its total of 76 and whether it is flagged): the two that copy the reference
+#: The expected row of every attack (its total and whether it is flagged): the two that copy the reference
 #: into adam_step earn its 8 points and a flag; every other attack earns nothing. The hostile folder entries get
 #: a status that says why they were refused.
 EXPECTED_ROWS = {**{name: (0.0, None) for name in _attack_names()},

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import threading
 from collections.abc import Iterable
 
 REFERENCE = ("adamcourse.grading.references", "adamcourse.grading.mistakes")
@@ -37,6 +38,9 @@ ESCAPES = ("ctypes", "_ctypes", "cffi")
 DYNAMIC = ("getattr", "setattr", "delattr", "__import__", "exec", "eval", "compile", "globals", "locals", "vars",
            "__builtins__", "breakpoint")
 DYNAMIC_MODULES = ("importlib", "sys", "builtins", "inspect", "gc", "types", "ctypes")
+#: ``grade(..., jobs=N)`` runs students in threads; ast.parse in two threads at once can raise "SystemError: AST
+#: constructor recursion depth mismatch" on CPython 3.11 (seen in the book's full-marks test), so parses take turns.
+_AST_LOCK = threading.Lock()
 _IMPORTERS = ("builtins.__import__", "importlib.import_module", "importlib.__import__")
 _MAGIC_CALLS = ("run_line_magic", "run_cell_magic")
 
@@ -68,7 +72,8 @@ class _Notebook:
 
     def _add(self, k: int, source: str) -> None:
         try:
-            tree = ast.parse(source)
+            with _AST_LOCK:  # CPython 3.11's ast is not thread-safe: concurrent parses raise SystemError
+                tree = ast.parse(source)
         except (SyntaxError, ValueError):  # the student's process reports it when the cell runs
             return
         except (RecursionError, MemoryError):
