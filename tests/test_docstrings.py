@@ -13,7 +13,8 @@ MODULES = ["adamcourse.optim." + name
 MODULES += ["adamcourse.optim", "adamcourse.functions", "adamcourse.viz", "adamcourse.runtime", "adamcourse.data",
             "adamcourse.models", "adamcourse.train", "adamcourse.sweep",
             "adamcourse.widgets", "adamcourse.online", "adamcourse.variants", "adamcourse.schedules",
-            "adamcourse.imbalance", "adamcourse.grids", "adamcourse.bow", "adamcourse.optstate"]
+            "adamcourse.imbalance", "adamcourse.grids", "adamcourse.bow", "adamcourse.optstate",
+            "adamcourse.bench", "adamcourse.distributed"]
 
 
 @pytest.mark.parametrize("name", MODULES)
