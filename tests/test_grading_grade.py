@@ -32,9 +32,9 @@ GOLDEN = FIXTURES / "expected.json"
 HIDDEN = ROOT / "instructor"
 LIMITS = Limits(cell_timeout=3, exercise_timeout=3, notebook_timeout=20, memory_bytes=1024 * 2**20)
 EXPECTED = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
-#: Every exercise's public and hidden cases: 61 step and value cases (radam_step's 8 and the three answers of
-#: chapters 5, 6 and 8 among them) + train_step 6 + device_train_step 9 + training_recipe 6 + clip_grad_norm 5.
-MAX_POINTS = 87
+#: Every exercise's public and hidden cases: 64 step and value cases (radam_step's 8 and the six answers of
+#: chapters 5, 6, 8, 9, 10 and 11 among them) + train_step 6 + device_train_step 9 + training_recipe 6 + clip 5.
+MAX_POINTS = 90
 
 
 def _sleepers() -> set[int]:
@@ -77,8 +77,6 @@ def _row(r) -> dict:
 def test_the_golden_file_covers_every_submission(graded):
     by_student, *_ = graded
     assert sorted(by_student) == sorted(EXPECTED), "run make_fixtures.py / UPDATE_GOLDEN=1 and review"
-    # 61 step and value cases (radam_step 8 and three answers of chapters 5, 6, 8 among them) + train 6 + device 9
-    # + recipe 6 + clip 5
     assert all(r.max == MAX_POINTS for r in by_student.values())
 
 
@@ -97,7 +95,7 @@ def test_outcomes_that_matter(graded):
     r, *_ = graded
     # of MAX_POINTS: the fixture notebooks predate the labs' exercises (26 points, test_grading_{train,recipe,clip}.py),
     # the chapters' gd_max_lr_answer and adagrad_effective_lr_answer (1 point each, tests/test_release_book.py) and
-    # the exercises of "Adam in practice" (11 points)
+    # the exercises of "Adam in practice" (14 points)
     full, zero = 48, 0
     assert r["reference"].total == full and r["released_stub"].total == zero
     assert r["folder_student"].total == full and r["duplicated_cell"].total == full
