@@ -29,10 +29,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from adamcourse.optim import Adam
 
-#: bytes one Adam step moves per fp32 parameter in a single pass: read theta, g, m, v; write theta, m, v
+#: Bytes one Adam step moves per fp32 parameter in a single pass (it reads theta, g, m, v and writes theta, m, v).
 BYTES_PER_PARAM = 28
 
-#: the implementations compared: the library's readable and compiled paths, torch.optim.Adam's three paths
+#: The implementations compared (the library's readable and compiled paths, torch.optim.Adam's three paths).
 IMPLS: dict[str, Callable] = {
     "adamcourse": lambda params: Adam(params),
     "adamcourse_compiled": lambda params: Adam(params).compile(),
