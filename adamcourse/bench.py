@@ -1,8 +1,8 @@
 """Timing an optimizer step against the memory bandwidth: used by ``benchmarks/optim_step.py`` and the speed chapter.
 
 An Adam step reads theta, g, m, v and writes theta, m, v: at least :data:`BYTES_PER_PARAM` = 28 bytes per fp32
-parameter, for a handful of flops, so its time is bounded below by ``28 n / bandwidth``. This module measures the
-pieces of that model:
+parameter, for a handful of flops, so its time is bounded below by ``28 P / W`` for ``P`` parameters and a memory
+bandwidth ``W``. This module measures the pieces of that model:
 
 * :func:`copy_bandwidth_GBps`: bytes read + written per second by a large ``dst.copy_(src)``;
 * :func:`step_times` / :func:`timed`: wall-clock times of a call, synchronised on CUDA;
@@ -103,7 +103,7 @@ def measure_steps(sizes: Iterable[int], impls: Sequence[str] = tuple(IMPLS), *, 
     A fresh optimizer for each size: the compiled path compiles a kernel for that size in its first steps (a
     kernel for dynamic sizes, compiled once, was several times slower on a CPU).
     Returns one row per (size, impl): ``n_params``, ``impl``, ``times_ms`` (each timed step),
-    ``median_ms``, ``min_ms``, ``max_ms``, ``GBps`` (``28 n`` bytes over the median time) and ``first_steps_s``
+    ``median_ms``, ``min_ms``, ``max_ms``, ``GBps`` (``28 P`` bytes over the median time) and ``first_steps_s``
     (the first two steps at that size, compiling included)."""
     sizes = [int(n) for n in sizes]
     if not sizes or min(sizes) < 1:

@@ -49,7 +49,7 @@ def test_state_is_factored_over_the_last_two_dimensions():
             *lead, n, m = shape
             assert state["row_var"].shape == (*lead, n, 1) and state["col_var"].shape == (*lead, 1, m)
             assert "variance" not in state
-    # O(n + m): a 1000 x 2000 matrix keeps 3000 numbers, not 2 million
+    # O(r + c): a 1000 x 2000 matrix keeps 3000 numbers, not 2 million
     state = adafactor.init(np.zeros((1000, 2000), dtype=np.float32))
     assert state.row_var.size + state.col_var.size == 3000 and state.variance is None
 

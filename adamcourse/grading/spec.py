@@ -97,8 +97,8 @@ EXERCISES: dict[str, Exercise] = {e.name: e for e in [
     _value_exercise("adam8bit_state_bytes_answer", 2 * 8 / 8 + 2 * 32 / 8 / 256,  # int8 m, uint8 v; fp32 scales
                     "bytes per parameter of 8-bit Adam's state with blocks of 256 (codes and float32 scales of m "
                     "and v, no step counter), a tensor of a multiple of 256 values"),
-    _value_exercise("speed_amsgrad_ms_answer", (5 + 4) * 4 * 1e9 / 2e12 * 1e3,  # 36 B/param * n / B, in ms
-                    "least time in ms of one fp32 AMSGrad step, n = 1e9 parameters, bandwidth 2e12 bytes/s"),
+    _value_exercise("speed_amsgrad_ms_answer", (5 + 4) * 4 * 1e9 / 2e12 * 1e3,  # 36 B per parameter * P / W, in ms
+                    "least time in ms of one fp32 AMSGrad step, P = 1e9 parameters, bandwidth W = 2e12 bytes/s"),
     _value_exercise("zero2_gb_per_gpu_answer", (2 + (2 + 12) / 16) * 1.5e9 / 1e9,  # 2P + (2 + 12)P/N, in GB
                     "GB per GPU of model states under ZeRO stage 2, mixed-precision Adam, P = 1.5e9, N = 16"),
     Exercise("train_step", "function", (TrainCase("train_step", "30 SGD steps, lr 0.1", optimizer="sgd", lr=0.1),

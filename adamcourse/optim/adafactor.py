@@ -1,9 +1,9 @@
 r"""Adafactor (Shazeer & Stern, 2018): Adam's second moment, factored into row and column statistics.
 
-For a matrix :math:`\theta \in \mathbb{R}^{n \times m}` Adam keeps :math:`v_t` with :math:`nm` entries. Adafactor
-keeps the row means :math:`R_t \in \mathbb{R}^{n}` and the column means :math:`C_t \in \mathbb{R}^{m}` of
-:math:`g_t^2` and rebuilds the rank-one estimate :math:`\hat V_t = R_t C_t / \mathrm{mean}(R_t)`: :math:`n + m`
-numbers instead of :math:`nm`. A tensor of more dimensions is factored over its last two (one :math:`R`, :math:`C`
+For a matrix :math:`\theta \in \mathbb{R}^{r \times c}` Adam keeps :math:`v_t` with :math:`rc` entries. Adafactor
+keeps the row means :math:`R_t \in \mathbb{R}^{r}` and the column means :math:`C_t \in \mathbb{R}^{c}` of
+:math:`g_t^2` and rebuilds the rank-one estimate :math:`\hat V_t = R_t C_t / \mathrm{mean}(R_t)`: :math:`r + c`
+numbers instead of :math:`rc`. A tensor of more dimensions is factored over its last two (one :math:`R`, :math:`C`
 pair per leading index); a vector or scalar keeps the full :math:`v_t`. No first moment. As
 :class:`torch.optim.Adafactor`, with :math:`\eta` = ``lr``, :math:`\tau` = ``beta2_decay``, ``eps`` =
 :math:`(\epsilon_1, \epsilon_2)`, :math:`d` the clipping threshold:
@@ -44,7 +44,7 @@ Example::
     >>> import numpy as np
     >>> from adamcourse.optim import adafactor
     >>> theta = np.ones((3, 4)); state = adafactor.init(theta)
-    >>> state.row_var.shape, state.col_var.shape      # n + m numbers for an n x m matrix
+    >>> state.row_var.shape, state.col_var.shape      # r + c numbers for an r x c matrix
     ((3, 1), (1, 4))
     >>> theta, state = adafactor.step(theta, theta, state)
     >>> float(theta[0, 0])                            # 1 - RMS(theta) * min(lr, 1) * g / |g|
@@ -65,16 +65,16 @@ from ._torch import FunctionalOptimizer
 
 class AdafactorState(NamedTuple):
     t: int                        # steps taken so far
-    row_var: Array | None = None  # R_t, shape (..., n, 1): matrices and higher
-    col_var: Array | None = None  # C_t, shape (..., 1, m)
+    row_var: Array | None = None  # R_t, shape (..., r, 1): matrices and higher
+    col_var: Array | None = None  # C_t, shape (..., 1, c)
     variance: Array | None = None  # v_t, same shape as theta: vectors and scalars
 
 
 document_fields(
     AdafactorState, t=r":math:`t`, the number of steps taken (``step`` in torch).",
-    row_var=r":math:`R_t`, the moving average of the row means of :math:`g_t^2`, shape ``(..., n, 1)``; None "
+    row_var=r":math:`R_t`, the moving average of the row means of :math:`g_t^2`, shape ``(..., r, 1)``; None "
             r"for a vector (``row_var`` in torch).",
-    col_var=r":math:`C_t`, the moving average of the column means of :math:`g_t^2`, shape ``(..., 1, m)``; None "
+    col_var=r":math:`C_t`, the moving average of the column means of :math:`g_t^2`, shape ``(..., 1, c)``; None "
             r"for a vector (``col_var`` in torch).",
     variance=r":math:`\hat V_t`, the full second moment of a vector or scalar parameter; None for a matrix "
              r"(``variance`` in torch).")
