@@ -256,6 +256,39 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         return template._replace(**fields)
 
 
+class WholeTensorOptimizer:
+    """Mixin (before ``FunctionalOptimizer`` in the bases) for an optimizer whose step needs each tensor whole:
+    an RMS over all of it (Adafactor) or per-block scales of its flat codes (Adam8bit). Real parameters only, in
+    torch's words, and the readable path only: ``compile()`` raises, giving ``compile_refusal`` as the reason."""
+
+    compile_refusal = ""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and p.is_complex():  # torch's error, before the real view is taken
+                    raise RuntimeError(f"{type(self).__name__} does not support complex parameters")
+        super().step()
+        return loss
+
+    def compile(self):
+        """Not offered: raises ``RuntimeError`` (the readable path is the only one)."""
+        raise RuntimeError(f"adamcourse.optim.{type(self).__name__} has no compiled path: {self.compile_refusal}; "
+                           "use it without .compile()")
+
+    def _update(self, p, grad, state, hyper):
+        """The whole tensor at once, with no CPU blocks."""
+        theta, state = self.core.step(p, grad, state, **hyper)
+        p.copy_(theta)
+        return state
+
+
 def _real(x: torch.Tensor) -> torch.Tensor:
     """A complex tensor as torch.optim updates it: its real view, (..., 2) floats sharing its memory."""
     return torch.view_as_real(x) if x.is_complex() else x

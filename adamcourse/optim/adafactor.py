@@ -60,7 +60,7 @@ import numpy as np
 import torch
 
 from ._common import Array, add_scaled, check_range, document_fields, hyperparameters, is_torch, sqrt
-from ._torch import FunctionalOptimizer
+from ._torch import FunctionalOptimizer, WholeTensorOptimizer
 
 
 class AdafactorState(NamedTuple):
@@ -161,9 +161,11 @@ def _check(lr, beta2_decay, eps, d, weight_decay) -> tuple[float | None, float]:
     return eps1, eps2
 
 
-class Adafactor(FunctionalOptimizer):
+class Adafactor(WholeTensorOptimizer, FunctionalOptimizer):
     """Drop-in for :class:`torch.optim.Adafactor` (same signature, defaults, state keys and results), running
     :func:`step` on each parameter. Only the single-tensor path: ``foreach`` must stay off."""
+
+    compile_refusal = "its step reads RMS(theta) and RMS(U) as Python numbers, per parameter"
 
     state_keys = {"row_var": "row_var", "col_var": "col_var", "variance": "variance"}
 
@@ -172,28 +174,3 @@ class Adafactor(FunctionalOptimizer):
         defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
                         maximize=maximize)
         super().__init__(params, defaults, foreach=foreach)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None and p.is_complex():  # torch's error, before the real view is taken
-                    raise RuntimeError("Adafactor does not support complex parameters")
-        super().step()
-        return loss
-
-    def compile(self):
-        """Not offered: raises ``RuntimeError`` (the readable path is the only one)."""
-        raise RuntimeError("adamcourse.optim.Adafactor has no compiled path: its step reads RMS(theta) and RMS(U) "
-                           "as Python numbers, per parameter; use it without .compile()")
-
-    def _update(self, p, grad, state, hyper):
-        """The whole tensor at once: RMS(theta) and RMS(U) are over all of it, so no CPU blocks."""
-        theta, state = self.core.step(p, grad, state, **hyper)
-        p.copy_(theta)
-        return state

@@ -59,7 +59,7 @@ import torch
 
 from . import adam
 from ._common import Array, document_fields, hyperparameters, is_torch
-from ._torch import FunctionalOptimizer
+from ._torch import FunctionalOptimizer, WholeTensorOptimizer
 
 BLOCK = 2048
 
@@ -205,9 +205,11 @@ def step(theta: Array, grad: Array, state: Adam8bitState, *, lr: float = 1e-3, b
     return theta, Adam8bitState(t=full.t, m_codes=m_codes, m_scales=m_scales, v_codes=v_codes, v_scales=v_scales)
 
 
-class Adam8bit(FunctionalOptimizer):
+class Adam8bit(WholeTensorOptimizer, FunctionalOptimizer):
     """:class:`torch.optim.Adam`'s constructor (without ``amsgrad``) plus ``block``, running :func:`step` on
     each real parameter; the state dict holds the codes and scales. Only the single-tensor path."""
+
+    compile_refusal = "its state is 8-bit codes and per-block scales, requantised every step"
 
     state_keys = {"m_codes": "exp_avg_codes", "m_scales": "exp_avg_scales", "v_codes": "exp_avg_sq_codes",
                   "v_scales": "exp_avg_sq_scales"}
@@ -220,20 +222,6 @@ class Adam8bit(FunctionalOptimizer):
         super().__init__(params, defaults, foreach=foreach, fused=fused, capturable=capturable,
                          differentiable=differentiable)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None and p.is_complex():
-                    raise RuntimeError("Adam8bit does not support complex parameters")
-        super().step()
-        return loss
-
     def load_state_dict(self, state_dict):
         """As torch's, which casts every state tensor to its parameter's dtype; the codes are cast back (they are
         small integers, exact in any float dtype)."""
@@ -242,14 +230,3 @@ class Adam8bit(FunctionalOptimizer):
             for key, dtype in [("exp_avg_codes", torch.int8), ("exp_avg_sq_codes", torch.uint8)]:
                 if key in state:
                     state[key] = state[key].to(dtype)
-
-    def compile(self):
-        """Not offered: raises ``RuntimeError`` (the readable path is the only one)."""
-        raise RuntimeError("adamcourse.optim.Adam8bit has no compiled path: its state is 8-bit codes and per-block "
-                           "scales, requantised every step; use it without .compile()")
-
-    def _update(self, p, grad, state, hyper):
-        """The whole tensor at once: the codes are flat and the scales per block, so no CPU blocks."""
-        theta, state = self.core.step(p, grad, state, **hyper)
-        p.copy_(theta)
-        return state
