@@ -179,6 +179,9 @@ class FunctionalOptimizer(torch.optim.Optimizer):
                     out[field].view(-1)[part].copy_(value)
         return new._replace(**out)
 
+    def _check_step(self) -> None:
+        """Checks made before a step touches any parameter: none here; subclasses add theirs."""
+
     @torch.no_grad()
     def step(self, closure=None):
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
@@ -186,6 +189,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        self._check_step()
         for group in self.param_groups:
             if self.compiled:
                 self._compiled_group_step(group)
@@ -263,19 +267,12 @@ class WholeTensorOptimizer:
 
     compile_refusal = ""
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def _check_step(self) -> None:
+        """Before any parameter is touched: a complex parameter is refused, as torch does."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None and p.is_complex():  # torch's error, before the real view is taken
                     raise RuntimeError(f"{type(self).__name__} does not support complex parameters")
-        super().step()
-        return loss
 
     def compile(self):
         """Not offered: raises ``RuntimeError`` (the readable path is the only one)."""
