@@ -196,9 +196,8 @@ def zero_bytes_per_device(n_params: float, world_size: int, stage: int, *, weigh
                         ("optimizer_bytes", optimizer_bytes)):
         if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    sharded = {0: (), 1: ("o",), 2: ("o", "g"), 3: ("o", "g", "w")}[stage]
-    per_param = 0.0
-    for key, nbytes in (("w", weight_bytes), ("g", grad_bytes), ("o", optimizer_bytes)):
-        per_param += nbytes / world_size if key in sharded else nbytes
-    return per_param * n_params
+    def share(nbytes: float, sharded_from: int) -> float:  # one device's part, sharded from that stage on
+        return nbytes / world_size if stage >= sharded_from else nbytes
+
+    return (share(optimizer_bytes, 1) + share(grad_bytes, 2) + share(weight_bytes, 3)) * n_params
 
